@@ -10,8 +10,10 @@ from .errors import CompgenError
 from .model import Model, as_compressor, as_model, probs_from_bits
 from .registry import load
 from .coding.container import decompress
+from .sampling import sample
+from . import samplers
 
 __version__ = "0.1.0"
 
-__all__ = ["Model", "load", "as_model", "as_compressor", "decompress", "probs_from_bits",
+__all__ = ["Model", "load", "as_model", "as_compressor", "decompress", "probs_from_bits", "sample", "samplers",
            "CompgenError", "__version__"]

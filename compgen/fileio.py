@@ -7,6 +7,7 @@ place only when complete, so a failure never leaves a half-written file.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -33,11 +34,23 @@ def read_input(path: str | None) -> bytes:
         raise CompgenError(f"{path}: {exc.strerror or exc}") from None
 
 
-def write_atomic(path: str | os.PathLike, data: bytes, force: bool = False) -> None:
-    """Write ``data`` to ``path`` via temp file + rename; refuse to overwrite unless forced."""
+def _default_mode() -> int:
+    """What ``open(path, "w")`` would give: 0o666 minus the umask (mkstemp uses 0o600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def write_atomic(path: str | os.PathLike, data: bytes, force: bool = False, mode: int | None = None) -> None:
+    """Write ``data`` to ``path`` via temp file + rename; refuse to overwrite unless forced.
+
+    ``mode`` sets the permission bits (default: as a plain ``open`` would create them).
+    """
     target = Path(path)
     if target.exists() and not force:
         raise CompgenError(f"{target}: already exists (use -f to overwrite)")
+    if target.is_dir():
+        raise CompgenError(f"{target}: is a directory")
     directory = target.parent if str(target.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
@@ -48,6 +61,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, force: bool = False) -> N
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+            os.fchmod(fh.fileno(), _default_mode() if mode is None else mode)
         os.replace(tmp, target)
     except BaseException as exc:
         try:
@@ -57,6 +71,14 @@ def write_atomic(path: str | os.PathLike, data: bytes, force: bool = False) -> N
         if isinstance(exc, OSError):
             raise CompgenError(f"{target}: cannot write ({exc.strerror or exc})") from None
         raise
+
+
+def copy_metadata(source: str, target: str) -> None:
+    """Give ``target`` the permission bits and times of ``source``, as gzip does (best effort)."""
+    try:
+        shutil.copystat(source, target)
+    except OSError:
+        pass
 
 
 def write_stdout(data: bytes) -> None:

@@ -133,7 +133,7 @@ def decompress(blob: bytes, model=None, progress=None) -> bytes:
     """Decode a container, loading the model named in its header unless one is given."""
     header, _ = unpack(bytes(blob))
     if model is None:
-        from ..errors import CompgenError
+        from ..errors import CompgenError, MissingDependencyError
         from ..registry import load
 
         if header.spec.startswith("callable:"):
@@ -143,6 +143,8 @@ def decompress(blob: bytes, model=None, progress=None) -> bytes:
             model = load(header.spec)
         except RefusedError:
             raise
+        except MissingDependencyError as exc:
+            raise MissingDependencyError(f"file needs model {header.spec}: {exc}") from None
         except CompgenError as exc:
             raise RefusedError(f"file needs model {header.spec}, which cannot be loaded here: {exc}") from None
     return ModelCompressor(model).decompress(blob, progress)

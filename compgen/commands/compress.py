@@ -1,11 +1,18 @@
-"""``compgen compress``: any Model -> .cg file (range coded, verified on decode)."""
+"""``compgen compress``: any Model -> .cg file (range coded, verified on decode).
+
+File conventions follow gzip/xz: ``FILE`` -> ``FILE.cg`` and the input is removed
+once the output is safely in place; ``-k`` keeps it, ``-c`` writes to stdout (and
+keeps it), ``-o`` names the output, ``-f`` overwrites; no file (or ``-``) means
+stdin -> stdout. Compressed data is not written to a terminal unless forced.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 
-from ..errors import UsageError
-from ..fileio import read_input, write_atomic, write_stdout
+from ..errors import CompgenError, UsageError
+from ..fileio import copy_metadata, read_input, write_atomic, write_stdout
 from ..progress import progress_bar
 
 SUFFIX = ".cg"
@@ -14,18 +21,23 @@ SUFFIX = ".cg"
 def add_file_options(p) -> None:
     p.add_argument("file", nargs="?", help="input file (default: stdin)")
     p.add_argument("-c", "--stdout", action="store_true", help="write to stdout, keep the input")
-    p.add_argument("-o", "--output", help="output file (keeps the input)")
+    p.add_argument("-o", "--output", help="output file ('-' for stdout); keeps the input")
     p.add_argument("-k", "--keep", action="store_true", help="keep the input file")
     p.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
 
 
 def add_parser(sub):
     p = sub.add_parser("compress", help="compress a file with any model (range coding)",
-                       description="Compress FILE to FILE.cg with a model's range coder.")
+                       description="Compress FILE to FILE.cg with a model's range coder "
+                                   "(stdin -> stdout without FILE).")
     p.add_argument("-m", "--model", default="ppmd:window=4096",
                    help="model spec (default: ppmd:window=4096); see `compgen models`")
     add_file_options(p)
     return p
+
+
+def has_file(args) -> bool:
+    return args.file not in (None, "-")
 
 
 def resolve_output(args, default_name: str | None) -> str | None:
@@ -34,32 +46,48 @@ def resolve_output(args, default_name: str | None) -> str | None:
         return None
     if args.output:
         return None if args.output == "-" else args.output
-    if args.file in (None, "-"):
+    if not has_file(args):
         return None
     return default_name
 
 
+def check_output(args, out_path: str | None, binary: bool) -> None:
+    """Refuse before any work: an existing output without -f, binary data to a terminal."""
+    if out_path is None:
+        if binary and not args.force and sys.stdout.isatty():
+            raise UsageError("compressed data not written to a terminal (use -c with a redirect, or -f)")
+        return
+    if os.path.isdir(out_path):
+        raise CompgenError(f"{out_path}: is a directory")
+    if os.path.exists(out_path) and not args.force:
+        raise CompgenError(f"{out_path}: already exists (use -f to overwrite)")
+    if has_file(args) and os.path.exists(out_path) and os.path.samefile(args.file, out_path):
+        raise CompgenError(f"{out_path}: output would overwrite the input")
+
+
 def finish(args, data: bytes, out_path: str | None) -> None:
+    """Write the result, then (gzip-style) drop the input unless told to keep it."""
     if out_path is None:
         write_stdout(data)
         return
     write_atomic(out_path, data, force=args.force)
-    removable = args.file not in (None, "-") and not (args.keep or args.output or args.stdout)
-    if removable:
-        os.unlink(args.file)
+    if has_file(args):
+        copy_metadata(args.file, out_path)
+        if not (args.keep or args.output or args.stdout):
+            os.unlink(args.file)
 
 
 def run(args) -> int:
-    from ..registry import load
     from ..model import as_compressor
+    from ..registry import load, parse_spec
 
-    if args.file not in (None, "-") and args.file.endswith(SUFFIX) and not args.force:
+    parse_spec(args.model)  # an unknown or malformed spec is a usage error, reported first
+    if has_file(args) and args.file.endswith(SUFFIX) and not (args.force or args.stdout or args.output):
         raise UsageError(f"{args.file}: already has {SUFFIX} suffix (use -f to compress anyway)")
-    out_path = resolve_output(args, None if args.file in (None, "-") else args.file + SUFFIX)
-    if out_path and os.path.exists(out_path) and not args.force:
-        raise UsageError(f"{out_path}: already exists (use -f to overwrite)")
-    data = read_input(args.file)
+    out_path = resolve_output(args, args.file + SUFFIX if has_file(args) else None)
+    check_output(args, out_path, binary=True)
     compressor = as_compressor(load(args.model))
+    data = read_input(args.file)
     with progress_bar(f"compress {compressor.model.spec}", len(data)) as advance:
         blob = compressor.compress(data, progress=advance)
     finish(args, blob, out_path)

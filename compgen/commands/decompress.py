@@ -1,18 +1,23 @@
-"""``compgen decompress``: .cg -> exact original bytes, or a one-line refusal."""
+"""``compgen decompress``: .cg -> exact original bytes, or a one-line refusal.
+
+The file is fully checked (magic, version, CRC, model fingerprint, decoded length and
+CRC32) before a single byte is written; output goes through a temporary file.
+"""
 
 from __future__ import annotations
 
-import os
+import sys
 
 from ..errors import UsageError
 from ..fileio import read_input
 from ..progress import progress_bar
-from .compress import SUFFIX, add_file_options, finish, resolve_output
+from .compress import SUFFIX, add_file_options, check_output, finish, has_file, resolve_output
 
 
 def add_parser(sub):
     p = sub.add_parser("decompress", help="decompress a .cg file (model named in the file)",
-                       description="Decompress FILE.cg to FILE; refuses corrupt, truncated or wrong-model files.")
+                       description="Decompress FILE.cg to FILE (stdin -> stdout without FILE); refuses "
+                                   "corrupt, truncated or wrong-model files.")
     p.add_argument("-m", "--model", help="model spec to decode with (default: the one the file names)")
     add_file_options(p)
     return p
@@ -20,20 +25,23 @@ def add_parser(sub):
 
 def run(args) -> int:
     from ..coding.container import decompress, read_header
-    from ..registry import load
+    from ..registry import load, parse_spec
 
+    if args.model:
+        parse_spec(args.model)
     default = None
-    if args.file not in (None, "-"):
-        if args.file.endswith(SUFFIX):
+    if has_file(args):
+        if args.file.endswith(SUFFIX) and len(args.file) > len(SUFFIX):
             default = args.file[: -len(SUFFIX)]
         elif not (args.stdout or args.output):
             raise UsageError(f"{args.file}: unknown suffix (expected {SUFFIX}); use -o or -c")
+    elif not args.force and sys.stdin is not None and sys.stdin.isatty():
+        raise UsageError("compressed data not read from a terminal (give a file, or -f)")
     out_path = resolve_output(args, default)
-    if out_path and os.path.exists(out_path) and not args.force:
-        raise UsageError(f"{out_path}: already exists (use -f to overwrite)")
-    blob = read_input(args.file)
-    header = read_header(blob)  # refuses bad files before any model is loaded
+    check_output(args, out_path, binary=False)
     model = load(args.model) if args.model else None
+    blob = read_input(args.file)
+    header = read_header(blob)  # refuses bad files before the file's model is loaded
     with progress_bar(f"decompress {header.spec}", header.length) as advance:
         data = decompress(blob, model=model, progress=advance)
     finish(args, data, out_path)

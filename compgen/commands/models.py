@@ -8,12 +8,13 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from rich.console import Console
     from rich.table import Table
+
+    from .score import console
 
     from ..registry import dependency_status, entries
 
-    table = Table(title="model specs: NAME[:ARG][:KEY=VALUE]...  (all codecs also take window=N, temperature=T)")
+    table = Table(title="model specs", caption="spec grammar NAME[:ARG][:KEY=VALUE]...; every codec also takes window=N, temperature=T")
     for col in ("spec", "what", "parameters", "needs", "ready"):
         table.add_column(col)
     for e in entries():
@@ -21,5 +22,5 @@ def run(args) -> int:
         name = e.name + (f" ({', '.join(e.aliases)})" if e.aliases else "")
         table.add_row(name, e.summary, e.params, ", ".join(e.needs),
                       "yes" if ok else f"[red]missing {', '.join(missing)}[/red]")
-    Console().print(table)
+    console().print(table)
     return 0

@@ -9,12 +9,20 @@ releases the GIL, so candidates are spread over threads.
 from __future__ import annotations
 
 import gzip
+import sys
 import zlib
 from typing import Sequence
 
 import numpy as np
 
 from .base import CompressorModel
+
+# Below this context length the copy route loses to plain recompression (measured with
+# benchmarks/distributions.py; both routes give identical sizes).
+COPY_MIN_CONTEXT = 2048
+
+# zlib.compress takes wbits from Python 3.11 on.
+_ONE_SHOT_WBITS = sys.version_info >= (3, 11)
 
 # wbits per container: gzip adds a 10-byte header + 8-byte trailer, zlib 2 + 4.
 _WBITS = {"gzip": 31, "zlib": 15, "deflate": -15}
@@ -57,7 +65,17 @@ class DeflateModel(CompressorModel):
             raise zlib.error("truncated stream")
         return out
 
+    def compressed_size(self, data: bytes) -> int:
+        if _ONE_SHOT_WBITS:  # one call, no compressobj: cheaper for the many short inputs
+            return len(zlib.compress(data, self.level, _WBITS[self.container]))
+        return len(self.compress(data))
+
     def joint_sizes(self, candidates: Sequence[bytes], context: bytes) -> np.ndarray:
+        if len(context) < COPY_MIN_CONTEXT:
+            # copying a deflate state moves ~256 KB (window, hash chains, pending buffer):
+            # for short contexts, compressing ctx + c from scratch is cheaper (and equal).
+            return np.array(self._map(lambda c: self.compressed_size(context + c), list(candidates)),
+                            dtype=np.int64)
         base = self._compressobj()
         head = len(base.compress(context))
 

@@ -37,5 +37,10 @@ class PpmdModel(CompressorModel):
     def compress(self, data: bytes) -> bytes:
         return pyppmd.compress(data, max_order=self.order, mem_size=self.mem, variant=self.variant)
 
-    def decompress(self, blob: bytes) -> bytes:
-        return pyppmd.decompress(blob, max_order=self.order, mem_size=self.mem, variant=self.variant)
+    def decompress(self, blob: bytes, length: int | None = None) -> bytes:
+        """Inverse of :meth:`compress`. A raw PPMd stream (as 7-Zip stores it) has no end
+        marker, so the original ``length`` must be given, as 7-Zip keeps it in its header."""
+        if length is None:
+            raise ValueError("a raw PPMd stream does not record its length: call decompress(blob, length)")
+        cls = pyppmd.Ppmd8Decoder if self.variant == "I" else pyppmd.Ppmd7Decoder
+        return cls(self.order, self.mem).decode(blob, int(length)) if length else b""

@@ -1,0 +1,112 @@
+"""SmolLM2 as a compressor next to xz / zstd / brotli / PPMd.
+
+    .venv/bin/python benchmarks/lm.py                        # alice29 (whole) + enwik8_head (100 KB)
+    .venv/bin/python benchmarks/lm.py --max-bytes 4000 --files alice29   # quick look
+    .venv/bin/python benchmarks/lm.py --model smollm2:threads=1          # other thread count
+
+Per file: bits/byte of the coded .cg file (container included), the model's own
+cross-entropy under the same segment plan (sum of -log2 p over the coded tokens), the
+coder overhead (payload over cross-entropy), compress and decompress bytes/s, and an
+exact round-trip check. Codecs are whole-file native sizes. Prints a table and writes
+benchmarks/results/lm.json after every file (partial results survive an interruption).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+FILES = {"alice29": ("canterbury/alice29.txt", None), "enwik8_head": ("enwik8_head.txt", 100_000)}
+CODECS = ["xz:level=9:extreme=1", "zstd:level=22", "brotli:level=11:lgwin=24", "ppmd:order=6"]
+
+
+def load_avg() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
+def measure_lm(model, data: bytes) -> dict:
+    import compgen
+
+    comp = compgen.as_compressor(model)
+    load0, t = load_avg(), time.perf_counter()
+    blob = comp.compress(data)
+    t_c = time.perf_counter() - t
+    stats = comp.last_stats
+    header = compgen.coding.container.read_header(blob)
+    t = time.perf_counter()
+    out = compgen.as_compressor(model).decompress(blob)
+    t_d = time.perf_counter() - t
+    n = len(data)
+    return {"model": model.spec, "bytes": n, "container_bytes": len(blob), "bits_per_byte": 8 * len(blob) / n,
+            "cross_entropy_bpb": stats["ideal_bits"] / n, "payload_bpb": stats["payload_bits"] / n,
+            "coder_overhead": stats["payload_bits"] / stats["ideal_bits"] - 1,
+            "tokens": header.coder["tokens"], "streams": header.coder["streams"], "segment": header.coder["segment"],
+            "window": header.coder["window"], "threads": header.coder["threads"],
+            "compress_Bps": n / t_c, "decompress_Bps": n / t_d, "compress_s": t_c, "decompress_s": t_d,
+            "roundtrip_ok": out == data, "load_avg_start": load0, "load_avg_end": load_avg()}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="smollm2")
+    ap.add_argument("--files", default="alice29,enwik8_head", help="comma list of: " + ", ".join(FILES))
+    ap.add_argument("--max-bytes", type=int, default=None, help="cut every file to this many bytes")
+    ap.add_argument("--no-lm", action="store_true", help="codecs only")
+    ap.add_argument("--json", default=str(Path(__file__).resolve().parent / "results" / "lm.json"))
+    args = ap.parse_args(argv)
+
+    import compgen
+
+    model = None if args.no_lm else compgen.load(args.model)
+    results = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+               "note": "speeds measured on a shared 2-core machine; see load_avg fields", "files": []}
+    for key in args.files.split(","):
+        rel, cut = FILES[key]
+        path = DATA / rel
+        if not path.exists():
+            print(f"skip {key}: {path} missing")
+            continue
+        data = path.read_bytes()
+        limit = min(x for x in (cut, args.max_bytes, len(data)) if x)
+        data = data[:limit]
+        row = {"file": key, "bytes": len(data), "codecs": {}}
+        for spec in CODECS:
+            m = compgen.load(spec)
+            t = time.perf_counter()
+            size = len(m.compress(data))
+            row["codecs"][spec] = {"bits_per_byte": 8 * size / len(data), "seconds": time.perf_counter() - t}
+        if model is not None:
+            row["lm"] = measure_lm(model, data)
+        results["files"].append(row)
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=2))
+        print_row(row)
+    print(f"wrote {args.json}")
+    return 0
+
+
+def print_row(row: dict) -> None:
+    print(f"\n{row['file']} ({row['bytes']} bytes)")
+    print(f"  {'model':34s} {'bits/byte':>9s} {'x-ent':>7s} {'overhead':>9s} {'comp B/s':>9s} {'dec B/s':>9s} ok")
+    lm = row.get("lm")
+    if lm:
+        print(f"  {lm['model']:34s} {lm['bits_per_byte']:9.4f} {lm['cross_entropy_bpb']:7.4f} "
+              f"{100 * lm['coder_overhead']:8.3f}% {lm['compress_Bps']:9.0f} {lm['decompress_Bps']:9.0f} "
+              f"{lm['roundtrip_ok']}  (load {lm['load_avg_start']:.1f}->{lm['load_avg_end']:.1f})")
+    for spec, r in row["codecs"].items():
+        print(f"  {spec:34s} {r['bits_per_byte']:9.4f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Plan a benchmark, run its units (in-process or on a process pool), aggregate.
+
+A job is a list of ``(spec, piece, options)`` units; :func:`run_units` maps
+:func:`compgen.bench.unit.measure` over them, so swapping the pool for Ray or Dask
+means replacing one ``map``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import CompgenError, MissingDependencyError, UsageError
+from ..progress import progress_bar
+from .data import Piece, chunk_pieces, read_files, whole_pieces
+from .unit import is_codec_spec, measure
+
+MODES = ("chunked", "whole")
+
+
+@dataclass
+class BenchConfig:
+    specs: list[str]
+    data: list[str]
+    modes: tuple[str, ...] = MODES
+    chunk: int = 2048
+    max_bytes: int | None = None
+    seed: int = 0
+    verify: bool = False
+    via_model: bool = False
+    workers: int = 1
+    tail: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def check_specs(specs: list[str]) -> None:
+    """Fail fast, in the parent, on specs that cannot load (one-line errors, no workers spawned)."""
+    from ..registry import dependency_status, parse_spec
+
+    if not specs:
+        raise UsageError("no models given")
+    for spec in specs:
+        entry, kwargs = parse_spec(spec)
+        ok, missing = dependency_status(entry)
+        if not ok:
+            raise MissingDependencyError(f"model {entry.name!r} needs {', '.join(missing)}")
+        path = kwargs.get("path")
+        if entry.positional == "path" and path is not None and not Path(str(path)).exists():
+            raise CompgenError(f"{spec}: {path} does not exist")
+
+
+def plan(cfg: BenchConfig) -> list[tuple[str, Piece, dict]]:
+    """All units: modes x models x routes x pieces, grouped by model for cache locality."""
+    for mode in cfg.modes:
+        if mode not in MODES:
+            raise UsageError(f"unknown mode {mode!r}; use chunked, whole or both")
+    check_specs(cfg.specs)
+    files = read_files(cfg.data, cfg.tail)
+    units = []
+    for mode in cfg.modes:
+        pieces = (chunk_pieces(files, cfg.chunk, cfg.max_bytes, cfg.seed) if mode == "chunked"
+                  else whole_pieces(files, cfg.max_bytes))
+        for spec in cfg.specs:
+            routes = ["native"] if is_codec_spec(spec) else ["model"]
+            if cfg.via_model and is_codec_spec(spec):
+                routes.append("model")
+            for route in routes:
+                opts = {"route": route, "verify": cfg.verify, "mode": mode}
+                units.extend((spec, p, opts) for p in pieces)
+    return units
+
+
+def _measure_star(args):
+    spec, data, opts = args
+    return measure(spec, data, opts)
+
+
+def run_units(units: list[tuple[str, Piece, dict]], workers: int = 1) -> list[dict]:
+    """Measure every unit; results carry their mode, file and offset."""
+    total = sum(len(p.data) for _, p, _ in units)
+    results: list[dict] = []
+    jobs = [(spec, p.data, {k: v for k, v in opts.items() if k != "mode"}) for spec, p, opts in units]
+    with progress_bar("bench", total) as advance:
+        if workers <= 1 or len(units) <= 1:
+            it = map(_measure_star, jobs)
+            pool = None
+        else:
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            chunksize = max(1, min(64, len(jobs) // (workers * 8)))
+            it = pool.map(_measure_star, jobs, chunksize=chunksize)
+        try:
+            for (spec, piece, opts), res in zip(units, it):
+                res.update(mode=opts["mode"], file=piece.file, offset=piece.offset)
+                results.append(res)
+                advance(len(piece.data))
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+    return results
+
+
+def _sum(rows, key):
+    vals = [r.get(key) for r in rows]
+    if any(v is None for v in vals):
+        return None
+    return float(sum(vals))
+
+
+def aggregate(results: list[dict], by: tuple[str, ...] = ("mode", "spec", "route")) -> list[dict]:
+    """Sum units into rows: raw/adjusted rate, bits/byte, cross-entropy, throughput."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        groups.setdefault(tuple(r.get(k) for k in by), []).append(r)
+    rows = []
+    for key, rs in groups.items():
+        n_in = sum(r["input_bytes"] for r in rs)
+        out = _sum(rs, "output_bytes")
+        payload = _sum(rs, "payload_bytes")
+        xent = _sum(rs, "xent_bits")
+        c_s = _sum(rs, "compress_s")
+        d_s = _sum(rs, "decompress_s")
+        size = max(int(r.get("model_size_bytes") or 0) for r in rs)
+        row = dict(zip(by, key))
+        row.update(
+            model_spec=rs[0].get("model_spec", rs[0]["spec"]), units=len(rs), input_bytes=n_in,
+            output_bytes=None if out is None else int(out), payload_bytes=None if payload is None else int(payload),
+            model_size_bytes=size, n_params=rs[0].get("n_params"),
+            raw_rate=None if out is None else out / n_in,
+            adjusted_rate=None if out is None else (out + size) / n_in,
+            bits_per_byte=None if out is None else 8 * out / n_in,
+            payload_bits_per_byte=None if payload is None else 8 * payload / n_in,
+            xent_bits_per_byte=None if xent is None else xent / n_in,
+            compress_Bps=n_in / c_s if c_s else None,
+            decompress_Bps=n_in / d_s if d_s else None,
+            verified=sum(1 for r in rs if r.get("verified")),
+            verify_failed=sum(1 for r in rs if r.get("verified") is False),
+            load_s=sum(r.get("load_s") or 0.0 for r in rs),
+            errors=sorted({r["error"] for r in rs if r.get("error")}),
+        )
+        # per-chunk spread (bits/byte), used for error bars and fit uncertainties
+        bpbs = [8 * r["output_bytes"] / r["input_bytes"] for r in rs if r.get("output_bytes") and r["input_bytes"]]
+        pbpbs = [8 * r["payload_bytes"] / r["input_bytes"] for r in rs
+                 if r.get("payload_bytes") is not None and r["input_bytes"]]
+        row["bits_per_byte_sem"] = _sem(bpbs)
+        row["payload_bits_per_byte_sem"] = _sem(pbpbs)
+        rows.append(row)
+    return rows
+
+
+def _sem(values: list[float]) -> float | None:
+    n = len(values)
+    if n < 2:
+        return None
+    mean = sum(values) / n
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return (var / n) ** 0.5
+
+
+def run_bench(cfg: BenchConfig) -> dict:
+    """Plan, run, aggregate. Raises CompgenError when a unit failed (other than a verify mismatch)."""
+    units = plan(cfg)
+    if not units:
+        raise UsageError("nothing to measure")
+    started = time.time()
+    t = time.perf_counter()
+    results = run_units(units, cfg.workers)
+    wall = time.perf_counter() - t
+    failed = [r for r in results if r.get("error") and r["error"] != "round trip mismatch"]
+    if failed:
+        r = failed[0]
+        raise CompgenError(f"{r['spec']} on {r['file']}@{r['offset']}: {r['error']}"
+                           + (f" (and {len(failed) - 1} more failed units)" if len(failed) > 1 else ""))
+    return {
+        "config": {"models": cfg.specs, "data": cfg.data, "modes": list(cfg.modes), "chunk": cfg.chunk,
+                   "max_bytes": cfg.max_bytes, "seed": cfg.seed, "verify": cfg.verify,
+                   "via_model": cfg.via_model, "workers": cfg.workers, "tail": cfg.tail, **cfg.extra},
+        "started_unix": started,
+        "wall_s": wall,
+        "summary": aggregate(results),
+        "per_file": aggregate(results, ("mode", "spec", "route", "file")),
+        "units": results,
+    }

@@ -1,0 +1,136 @@
+"""The unit of work: one (model spec, bytes, options) -> one result dict.
+
+:func:`measure` is a pure top-level function of its arguments (plus a per-process
+model cache), so a process pool, Ray (``ray.remote(measure)``) or Dask
+(``client.submit(measure, ...)``) can run it unchanged. Every size it reports is the
+length of a real compressed output; with ``verify`` the output is decompressed and
+compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+#: spec names whose native output is measured directly (their CLI-equivalent bytes)
+CODEC_NAMES = {"gzip", "zlib", "deflate", "zstd", "brotli", "xz", "lzma", "bz2", "bzip2", "ppmd"}
+
+_CACHE: "OrderedDict[str, object]" = OrderedDict()
+_CACHE_SIZE = 2
+
+
+def is_codec_spec(spec: str) -> bool:
+    return spec.split(":", 1)[0].strip().lower() in CODEC_NAMES
+
+
+def get_model(spec: str):
+    """Load ``spec`` once per process (LRU of two: units arrive grouped by model).
+
+    Returns (model, seconds spent loading now: 0.0 on a cache hit).
+    """
+    model = _CACHE.get(spec)
+    if model is not None:
+        _CACHE.move_to_end(spec)
+        return model, 0.0
+    from ..registry import load
+
+    if not is_codec_spec(spec):  # keep worker output to the table: no weight-loading bars
+        import os
+
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except Exception:
+            pass
+    t = time.perf_counter()
+    model = load(spec)
+    elapsed = time.perf_counter() - t
+    _CACHE[spec] = model
+    while len(_CACHE) > _CACHE_SIZE:
+        _, old = _CACHE.popitem(last=False)
+        close = getattr(old, "close", None)
+        if callable(close):
+            close()
+    return model, elapsed
+
+
+def _decompress_native(model, blob: bytes, length: int) -> bytes:
+    """``model.decompress``; PPMd variant H streams carry no length (7-Zip keeps it in the
+    archive header), so they are decoded with the known length."""
+    if getattr(model, "name", "") == "ppmd" and getattr(model, "variant", "I") == "H":
+        import pyppmd
+
+        return pyppmd.Ppmd7Decoder(model.order, model.mem).decode(blob, length)
+    return model.decompress(blob)
+
+
+def _native(model, data: bytes, verify: bool) -> dict:
+    t = time.perf_counter()
+    blob = model.compress(data)
+    t_c = time.perf_counter() - t
+    out = {"output_bytes": len(blob), "payload_bytes": len(blob), "compress_s": t_c,
+           "xent_bits": float(model.code_length(data))}
+    if verify:
+        t = time.perf_counter()
+        back = _decompress_native(model, blob, len(data))
+        out["decompress_s"] = time.perf_counter() - t
+        out["verified"] = back == data
+    return out
+
+
+def _range_coded(model, data: bytes, verify: bool) -> dict:
+    from ..model import as_compressor
+
+    comp = as_compressor(model)
+    t = time.perf_counter()
+    blob = comp.compress(data)
+    t_c = time.perf_counter() - t
+    stats = dict(comp.last_stats)
+    payload_bits = stats.get("payload_bits")
+    out = {"output_bytes": len(blob), "compress_s": t_c,
+           "payload_bytes": int(payload_bits) // 8 if payload_bits is not None else None,
+           "xent_bits": float(stats["ideal_bits"]) if stats.get("ideal_bits") is not None else None}
+    if verify:
+        t = time.perf_counter()
+        back = comp.decompress(blob)
+        out["decompress_s"] = time.perf_counter() - t
+        out["verified"] = back == data
+    return out
+
+
+def measure(spec: str, data: bytes, options: dict | None = None) -> dict:
+    """Compress ``data`` with model ``spec``; return sizes, timings and the model's size.
+
+    options: ``route`` = "native" (codec's own output) or "model" (range coded through
+    ``compgen.as_compressor``; forced for non-codecs), ``verify`` = decompress and compare.
+    Failures are returned (``error``), not raised, so one bad unit cannot sink a run.
+    """
+    options = options or {}
+    verify = bool(options.get("verify", False))
+    route = options.get("route", "native")
+    result = {"spec": spec, "input_bytes": len(data), "route": route, "verified": None,
+              "decompress_s": None, "load_s": 0.0, "error": None}
+    try:
+        model, load_s = get_model(spec)
+        result["load_s"] = load_s
+        result["model_spec"] = model.spec
+        result["model_size_bytes"] = int(getattr(model, "size_bytes", 0) or 0)
+        n_params = getattr(model, "n_params", None)
+        result["n_params"] = int(n_params) if n_params is not None else None
+        from ..compressors.base import CompressorModel
+
+        if route == "native" and not isinstance(model, CompressorModel):
+            route = result["route"] = "model"
+        fn = _native if route == "native" else _range_coded
+        result.update(fn(model, bytes(data), verify))
+        if verify and not result["verified"]:
+            result["error"] = "round trip mismatch"
+    except Exception as exc:  # reported per unit; the runner decides the exit code
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        result["error"] = f"{type(exc).__name__}: {msg}"[:300]
+        if verify:
+            result["verified"] = False
+    return result

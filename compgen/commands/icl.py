@@ -1,0 +1,273 @@
+"""``compgen icl``: in-context learning probes (few-shot tasks, compression curve, NCD kNN).
+
+    compgen icl [run] --models gzip,ppmd --tasks all --shots 0,1,2,4,8,16 --seeds 3 -o icl-out/
+    compgen icl --list-tasks
+    compgen icl curve --models gzip,ppmd --data FILE --chunk 2048
+    compgen icl ncd --models gzip,ppmd --class-data DIR
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from ..errors import CompgenError, UsageError
+
+DEFAULT_MODELS = "gzip,zstd,brotli,xz,bz2,ppmd"
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "icl", help="in-context learning probes: few-shot tasks, compression curve, NCD",
+        description="Which models learn in context, how fast, and at what? `run` (default): few-shot "
+                    "tasks scored by code_length(candidate | prompt); `curve`: bits/byte by position "
+                    "in a chunk; `ncd`: compression-distance kNN classification.")
+    p.add_argument("action", nargs="?", default="run", choices=["run", "curve", "ncd"],
+                   help="probe to run (default: run = few-shot tasks)")
+    p.add_argument("--list-tasks", action="store_true", help="list the few-shot tasks and exit")
+    p.add_argument("-m", "--models", default=DEFAULT_MODELS, help="comma-separated model specs")
+    p.add_argument("-o", "--output", default="icl-out", help="output directory (results, plots, cache)")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="worker processes for codec models (default: min(2, cores))")
+    p.add_argument("--no-cache", action="store_true", help="ignore and do not write the per-item cache")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    g = p.add_argument_group("few-shot tasks (run)")
+    g.add_argument("--tasks", default="all", help="comma-separated task names or 'all'")
+    g.add_argument("--shots", default="0,1,2,4,8,16", help="comma-separated shot counts")
+    g.add_argument("--seeds", type=int, default=3, help="number of seeds (episodes) per task")
+    g.add_argument("--max-items", type=int, default=24, help="items per (task, shots, seed) cell")
+    g.add_argument("--em-items", type=int, default=1,
+                   help="first N items of each task/shots cell of the first seed also get greedy exact "
+                        "match (0: off; costly for codecs)")
+    g.add_argument("--em-tasks", default="all", help="tasks that get exact match (default all)")
+    g.add_argument("--format", default="{input} -> {output}\\n", help="prompt format of a demonstration")
+    g.add_argument("--class-data", metavar="DIR",
+                   help="classify/ncd classes: one per sub-directory, else one per file (default: built-in)")
+    c = p.add_argument_group("compression curve (curve)")
+    c.add_argument("--data", metavar="FILE", help="data stream (default: the built-in corpus)")
+    c.add_argument("--chunk", type=int, default=2048, help="chunk size in bytes")
+    c.add_argument("--bucket", type=int, default=128, help="position bucket size in bytes")
+    c.add_argument("--max-chunks", type=int, default=16, help="chunks spread over the data")
+    n = p.add_argument_group("NCD classification (ncd)")
+    n.add_argument("--train-per-class", type=int, default=8)
+    n.add_argument("--test-per-class", type=int, default=12)
+    n.add_argument("--snippet", type=int, default=256, help="snippet size in bytes")
+    n.add_argument("--knn", default="1,2", help="comma-separated k values")
+    return p
+
+
+def _ints(text: str, what: str) -> list[int]:
+    try:
+        vals = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"--{what}: expected comma-separated integers, got {text!r}") from None
+    if not vals or min(vals) < 0:
+        raise UsageError(f"--{what}: expected non-negative integers")
+    return vals
+
+
+def _load_models(text: str):
+    from ..registry import load, split_specs
+
+    specs = split_specs(text)
+    if not specs:
+        raise UsageError("--models: no model given")
+    return [load(s) for s in specs]
+
+
+def _outdir(path: str) -> Path:
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CompgenError(f"{path}: cannot create output directory ({exc.strerror or exc})") from None
+    if not out.is_dir():
+        raise CompgenError(f"{path}: not a directory")
+    return out
+
+
+def _cache(args, out: Path):
+    from ..icl.runner import Cache
+
+    return Cache(None if args.no_cache else out / "cache.jsonl")
+
+
+def _note(console, args, text: str) -> None:
+    if not getattr(args, "quiet", False):
+        console.print(text, style="dim", highlight=False)
+
+
+def list_tasks(console) -> None:
+    from rich.table import Table
+
+    from ..icl.tasks import TASKS
+
+    t = Table(title="few-shot tasks (compgen icl --tasks NAME,...)")
+    t.add_column("task")
+    t.add_column("what")
+    t.add_column("needs")
+    for task in TASKS.values():
+        t.add_row(task.name, task.description, task.needs)
+    console.print(t)
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    console = Console()
+    if args.list_tasks:
+        list_tasks(console)
+        return 0
+    if args.workers < 1:
+        raise UsageError("--workers must be >= 1")
+    return {"run": run_tasks, "curve": run_curve, "ncd": run_ncd}[args.action](args, console)
+
+
+# --------------------------------------------------------------------- run
+def run_tasks(args, console) -> int:
+    from ..icl import plots, report
+    from ..icl.runner import run_jobs
+    from ..icl.tasks import PromptFormat, TaskContext, make_items, resolve_tasks
+
+    tasks = resolve_tasks(args.tasks)
+    em_tasks = None if args.em_tasks.strip() == "all" else resolve_tasks(args.em_tasks)
+    shots = _ints(args.shots, "shots")
+    if args.seeds < 1 or args.max_items < 1 or args.em_items < 0:
+        raise UsageError("--seeds and --max-items must be >= 1, --em-items >= 0")
+    fmt = PromptFormat.parse(args.format)
+    ctx = TaskContext(args.class_data)
+    if "classify" in tasks:
+        ctx.sources()  # fail early on a bad directory
+    models = _load_models(args.models)
+    out = _outdir(args.output)
+    items = make_items(tasks, shots, args.seeds, args.max_items, fmt, args.em_items, em_tasks, ctx)
+    for note in ctx.notes:
+        _note(console, args, f"note: {note}")
+    cache = _cache(args, out)
+    t0 = time.perf_counter()
+    try:
+        results = run_jobs(models, items, cache, workers=args.workers, desc="icl tasks")
+    finally:
+        cache.close()
+    wall = time.perf_counter() - t0
+    specs = [m.spec for m in models]
+    rows = report.aggregate(items, specs, results)
+    report.print_table(rows, console)
+    if any(r["em"] is not None for r in rows):
+        report.print_table(rows, console, metric="em")
+    payload = {"probe": "few-shot", "models": specs, "tasks": tasks, "shots": sorted(set(shots)),
+               "seeds": args.seeds, "items_per_cell": args.max_items, "em_items": args.em_items,
+               "format": fmt.template, "class_data": args.class_data, "wall_seconds": wall,
+               "workers": args.workers, "rows": rows}
+    written = report.write_outputs(out, "results", payload, rows)
+    if not args.no_plots:
+        written.append(plots.plot_accuracy(rows, out / "icl_accuracy.png"))
+        if any(r["em"] is not None for r in rows):
+            written.append(plots.plot_accuracy(rows, out / "icl_exact_match.png", metric="em"))
+    _note(console, args, f"{len(items)} items x {len(models)} models in {wall:.1f} s "
+                         f"(cached items are not recomputed); wrote {', '.join(written)}")
+    return 0
+
+
+# --------------------------------------------------------------------- curve
+def run_curve(args, console) -> int:
+    from rich.table import Table
+
+    from ..corpus import default_corpus
+    from ..fileio import read_input
+    from ..icl import plots, report
+    from ..icl.curve import make_chunks, summarise
+    from ..icl.runner import run_jobs
+
+    data = read_input(args.data) if args.data else default_corpus()
+    if args.max_chunks < 1:
+        raise UsageError("--max-chunks must be >= 1")
+    chunks = make_chunks(data, args.chunk, args.bucket, args.max_chunks)
+    models = _load_models(args.models)
+    out = _outdir(args.output)
+    cache = _cache(args, out)
+    t0 = time.perf_counter()
+    try:
+        results = run_jobs(models, chunks, cache, workers=args.workers, batch=1, desc="icl curve")
+    finally:
+        cache.close()
+    wall = time.perf_counter() - t0
+    curves = [summarise(m.spec, chunks, results) for m in models]
+    table = Table(title=f"bits/byte by position ({len(chunks)} chunks of {args.chunk} B, "
+                        f"{args.data or 'built-in corpus'})")
+    table.add_column("position")
+    for c in curves:
+        table.add_column(c["model"], justify="right")
+    for i, pos in enumerate(curves[0]["positions"]):
+        table.add_row(f"{pos}-{pos + args.bucket - 1}", *[f"{c['bits_per_byte'][i]:.3f}" for c in curves])
+    table.add_row("overall", *[f"{c['overall_bits_per_byte']:.3f}" for c in curves], end_section=True)
+    console.print(table)
+    rows = [{"model": c["model"], "position": pos, "bits_per_byte": c["bits_per_byte"][i],
+             "stderr": c["stderr"][i], "chunks": c["chunks"]}
+            for c in curves for i, pos in enumerate(c["positions"])]
+    payload = {"probe": "curve", "data": args.data, "chunk": args.chunk, "bucket": args.bucket,
+               "chunks": len(chunks), "wall_seconds": wall, "curves": curves}
+    written = report.write_outputs(out, "curve", payload, rows,
+                                   ["model", "position", "bits_per_byte", "stderr", "chunks"])
+    if not args.no_plots:
+        name = Path(args.data).name if args.data else "built-in corpus"
+        written.append(plots.plot_curve(curves, out / "curve.png",
+                                        f"in-context compression curve: {name}, {args.chunk}-byte chunks"))
+    _note(console, args, f"{len(chunks)} chunks x {len(models)} models in {wall:.1f} s; wrote {', '.join(written)}")
+    return 0
+
+
+# --------------------------------------------------------------------- ncd
+def run_ncd(args, console) -> int:
+    from rich.table import Table
+
+    from ..icl import plots, report
+    from ..icl.ncd import NcdQuery, SelfLengths, classify, split_snippets
+    from ..icl.runner import run_jobs
+    from ..icl.scoring import wilson
+    from ..icl.tasks import load_sources
+
+    ks = _ints(args.knn, "knn")
+    if min(ks) < 1 or args.train_per_class < 1 or args.test_per_class < 1 or args.snippet < 8:
+        raise UsageError("--knn, --train-per-class, --test-per-class must be >= 1, --snippet >= 8")
+    sources, notes = load_sources(args.class_data, min_chars=4 * args.snippet)
+    for note in notes:
+        _note(console, args, f"note: {note}")
+    train, test = split_snippets(sources, args.train_per_class, args.test_per_class, args.snippet)
+    texts = tuple(t for _, t in train)
+    selfjob = SelfLengths(texts)
+    queries = [NcdQuery(t, texts) for _, t in test]
+    models = _load_models(args.models)
+    out = _outdir(args.output)
+    cache = _cache(args, out)
+    t0 = time.perf_counter()
+    try:
+        results = run_jobs(models, [selfjob, *queries], cache, workers=args.workers, batch=2, desc="icl ncd")
+    finally:
+        cache.close()
+    wall = time.perf_counter() - t0
+    rows = []
+    for m in models:
+        for k in ks:
+            r = classify([results[(m.spec, q.key())] for q in queries], results[(m.spec, selfjob.key())],
+                         train, test, k)
+            lo, hi = wilson(r["accuracy"], r["n"])
+            rows.append({"model": m.spec, **r, "ci_low": lo, "ci_high": hi})
+    table = Table(title=f"NCD + kNN top-1 accuracy ({len(sources)} classes, {args.train_per_class} train / "
+                        f"{args.test_per_class} test per class, {args.snippet}-byte snippets; ties at random)")
+    for col in ("model", "k", "accuracy [95% CI]", "chance"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for r in rows:
+        table.add_row(r["model"], str(r["k"]), f"{r['accuracy']:.3f} [{r['ci_low']:.2f}-{r['ci_high']:.2f}]",
+                      f"{r['chance']:.3f}")
+    console.print(table)
+    payload = {"probe": "ncd", "classes": [lab for lab, _ in sources], "class_data": args.class_data,
+               "train_per_class": args.train_per_class, "test_per_class": args.test_per_class,
+               "snippet": args.snippet, "wall_seconds": wall, "rows": rows}
+    written = report.write_outputs(out, "ncd", payload, rows,
+                                   ["model", "k", "n", "accuracy", "ci_low", "ci_high", "chance"])
+    if not args.no_plots:
+        written.append(plots.plot_ncd([r for r in rows if r["k"] == ks[0]], out / "ncd.png"))
+    _note(console, args, f"{len(queries)} test texts x {len(models)} models in {wall:.1f} s; wrote {', '.join(written)}")
+    return 0

@@ -1,0 +1,193 @@
+"""Exact next-byte distributions from a token LM (Phan et al. 2024; Hayase et al. 2025).
+
+The probability that a token LM's output starts with the bytes ``x`` is the sum, over
+all token sequences that *cover* ``x`` (every token but the last inside ``x``, the last
+one may run past its end), of the sequences' probabilities. Then
+``p(b | x) = P(cover x.b) / P(cover x)``. We keep the covering sequences as beams: a
+beam is a token sequence ending exactly at a byte boundary ``j`` of ``x`` whose next
+token can still cover ``x[j:]``; its contribution to byte ``b`` is
+``P(beam) * sum of p(t | beam) over tokens t whose bytes start with x[j:] + b``.
+
+Only "natural" tokens (ones that stand for bytes) take part; special tokens are
+renormalised away, so the 256 probabilities sum to 1 exactly. A long context is
+tokenised normally up to its last few tokens (a fixed prefix, as in the papers), and
+beams shared by every covering sequence are committed to that prefix as they go.
+``prune`` (relative probability) and ``max_beams`` bound the work; 0/None = exact.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import OrderedDict
+
+import numpy as np
+
+_NEG = -np.inf
+
+
+class ByteView:
+    def __init__(self, model, prune: float = 1e-7, max_beams: int | None = 64, tail_tokens: int = 2,
+                 cache_size: int = 512):
+        self.model = model
+        self.prune = float(prune)
+        self.max_beams = max_beams
+        self.tail_tokens = int(tail_tokens)
+        table = model.codec.table
+        self.natural = np.array([t is not None and len(t) > 0 for t in table], dtype=bool)
+        ids = [i for i, t in enumerate(table) if t]
+        ids.sort(key=lambda i: table[i])
+        self.sorted_ids = np.array(ids, dtype=np.int64)
+        self.sorted_bytes = [table[i] for i in ids]
+        self.sorted_lens = np.array([len(b) for b in self.sorted_bytes], dtype=np.int64)
+        self.first_byte = np.array([b[0] for b in self.sorted_bytes], dtype=np.int64)
+        self._cache: OrderedDict = OrderedDict()
+        self.cache_size = cache_size
+        self.context = None  # bytes the state describes
+        self.prefix: list[int] = []  # fixed tokens
+        self.tail = b""  # bytes of context after the prefix
+        self.beams: list[tuple[tuple, int, float]] = []
+
+    # ------------------------------------------------------------- LM access
+    def logprobs(self, toks: tuple) -> np.ndarray:
+        """log p(. | prefix + toks) over natural tokens (others -inf)."""
+        key = (len(self.prefix), tuple(self.prefix[-8:]), toks)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        m = self.model
+        room = m.window - 1
+        seq = (list(self.prefix) + list(toks))[-room:]
+        logits, _ = m.forward(np.array([[m.codec.bos_id] + seq], dtype=np.int64))
+        x = logits[0].astype(np.float64)
+        x = np.where(self.natural[: len(x)], x, _NEG)
+        x -= x.max()
+        x -= np.log(np.exp(x).sum())
+        self._cache[key] = x
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return x
+
+    def _range(self, u: bytes) -> tuple[int, int]:
+        """Positions in the sorted table of tokens whose bytes start with u."""
+        if not u:
+            return 0, len(self.sorted_bytes)
+        lo = bisect.bisect_left(self.sorted_bytes, u)
+        stem = u.rstrip(b"\xff")
+        if not stem:
+            return lo, len(self.sorted_bytes)
+        succ = stem[:-1] + bytes([stem[-1] + 1])  # smallest string above every extension of u
+        return lo, bisect.bisect_left(self.sorted_bytes, succ, lo)
+
+    # ------------------------------------------------------------- state
+    def reset(self, context: bytes, tail_tokens: int | None = None) -> None:
+        k = self.tail_tokens if tail_tokens is None else tail_tokens
+        codec = self.model.codec
+        self._cache.clear()
+        tokens = [int(t) for t in codec.encode(context)]
+        cut = len(tokens) - k if k else len(tokens)
+        cut = max(cut, 0)
+        while cut < len(tokens) and not self.natural[tokens[cut]]:  # keep escape pairs in the prefix
+            cut += 2 if tokens[cut] == getattr(codec, "esc_id", None) else 1
+        cut = min(cut, len(tokens))
+        self.prefix = tokens[:cut]
+        tail = codec.decode(tokens[cut:])
+        self.tail = b""
+        self.beams = [((), 0, 0.0)]
+        self.context = bytes(context[: len(context) - len(tail)])
+        for b in tail:
+            if not self._advance(b):
+                self.reset(context, 0)
+                return
+        self.context = bytes(context)
+
+    def _advance(self, b: int) -> bool:
+        """Extend the state by one byte; False if no covering sequence survives."""
+        n = len(self.tail)
+        tail = self.tail + bytes([b])
+        out = []
+        for toks, j, lp in self.beams:
+            u = tail[j:]
+            lo, hi = self._range(u)
+            if lo == hi:
+                continue
+            lens = self.sorted_lens[lo:hi]
+            exact = self.sorted_ids[lo:hi][lens == len(u)]
+            if len(exact):
+                logp = self.logprobs(toks)
+                for t in exact:
+                    if logp[t] > _NEG:
+                        out.append((toks + (int(t),), n + 1, lp + float(logp[t])))
+            if (lens > len(u)).any():
+                out.append((toks, j, lp))
+        if not out:
+            return False
+        self.tail = tail
+        self.beams = self._prune(out)
+        self._commit()
+        return True
+
+    def _prune(self, beams):
+        if self.prune > 0:
+            best = max(lp for _, _, lp in beams)
+            floor = best + np.log(self.prune)
+            beams = [bm for bm in beams if bm[2] >= floor]
+        if self.max_beams and len(beams) > self.max_beams:
+            beams = sorted(beams, key=lambda bm: -bm[2])[: self.max_beams]
+        return beams
+
+    def _commit(self) -> None:
+        """Move a first token shared by every beam into the fixed prefix."""
+        while self.beams and all(len(t) >= 1 for t, _, _ in self.beams):
+            first = self.beams[0][0][0]
+            if any(t[0] != first for t, _, _ in self.beams):
+                return
+            k = len(self.model.codec.table[first])
+            base = self.beams[0][2]
+            old_key = (len(self.prefix), tuple(self.prefix[-8:]))
+            self.prefix.append(first)
+            new_key = (len(self.prefix), tuple(self.prefix[-8:]))
+            moved = OrderedDict()
+            for (n, last, toks), v in self._cache.items():  # same sequences, shorter names
+                if (n, last) == old_key and toks[:1] == (first,):
+                    moved[new_key + (toks[1:],)] = v
+            self._cache = moved
+            self.tail = self.tail[k:]
+            self.beams = [(t[1:], j - k, lp - base) for t, j, lp in self.beams]  # ratios unchanged
+
+    # ------------------------------------------------------------- queries
+    def next_byte_probs(self, context: bytes) -> np.ndarray:
+        context = bytes(context)
+        ctx = self.context
+        if ctx is not None and context.startswith(ctx) and len(context) - len(ctx) <= 64:
+            for i, b in enumerate(context[len(ctx):]):
+                if not self._advance(b):
+                    self.reset(context)
+                    break
+                self.context = context[: len(ctx) + i + 1]
+        else:
+            self.reset(context)
+        return self.distribution()
+
+    def distribution(self) -> np.ndarray:
+        out = np.zeros(256, dtype=np.float64)
+        if not self.beams:
+            return np.full(256, 1 / 256)
+        top = max(lp for _, _, lp in self.beams)
+        for toks, j, lp in self.beams:
+            u = self.tail[j:]
+            lo, hi = self._range(u)
+            longer = self.sorted_lens[lo:hi] > len(u)
+            if not longer.any():
+                continue
+            ids = self.sorted_ids[lo:hi][longer]
+            nxt = (self.first_byte[lo:hi] if not u else
+                   np.array([bs[len(u)] for bs, keep in zip(self.sorted_bytes[lo:hi], longer) if keep]))
+            if not u:
+                nxt = nxt[longer]
+            w = np.exp(self.logprobs(toks)[ids] + (lp - top))
+            out += np.bincount(nxt, weights=w, minlength=256)
+        total = out.sum()
+        if not total > 0:
+            return np.full(256, 1 / 256)
+        return out / total

@@ -1,0 +1,215 @@
+"""A causal language model as a compgen Model.
+
+Token LMs get a byte-level face through :mod:`compgen.lm.byte_view` (exact next-byte
+distributions) and code files with :mod:`compgen.lm.coder` (token-level range coding,
+many segments in lockstep). Byte-level LMs (vocab 257) are both at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import UsageError
+from ..model import Model
+
+DEFAULT_BATCH = 32
+
+
+def default_threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def weights_digest(net) -> str:
+    """sha256 over every parameter/buffer (name, dtype, shape, bytes), in name order."""
+    import torch
+
+    h = hashlib.sha256()
+    for name, t in sorted(net.state_dict().items()):
+        t = t.detach().contiguous().cpu()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:24]
+
+
+def softmax64(logits: np.ndarray) -> np.ndarray:
+    """float32 logits -> float64 probabilities, the same way on every call."""
+    x = np.asarray(logits, dtype=np.float64)
+    x = x - x.max(axis=-1, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class LMModel(Model):
+    """Wraps a transformers causal LM and an exact bytes<->tokens codec.
+
+    ``threads`` is the torch thread count used for every computation (it changes the
+    floats, so it is part of the spec and checked on decode); ``batch`` the number of
+    segments coded in lockstep; ``window`` the most tokens the model sees at once.
+    """
+
+    def __init__(self, net, codec, *, base_spec: str, name: str, weights: str | None = None,
+                 threads=None, batch=DEFAULT_BATCH, window=2048, dtype: str = "float32"):
+        self.net = net
+        self.codec = codec
+        self.base_spec = base_spec
+        self.name = name
+        self._weights = weights
+        self.threads = int(threads) if threads else default_threads()
+        self.batch = int(batch)
+        self.dtype = str(dtype)
+        limit = self.position_limit()
+        self.window = min(int(window), limit) if window else limit
+        if self.threads < 1 or self.batch < 1:
+            raise UsageError("threads and batch must be >= 1")
+        if self.window < 8:
+            raise UsageError("window must be >= 8 tokens")
+        self._byte_view = None
+
+    # ---------------------------------------------------------------- identity
+    def position_limit(self) -> int:
+        cfg = self.net.config
+        for key in ("n_positions", "max_position_embeddings", "n_ctx"):
+            v = getattr(cfg, key, None)
+            if isinstance(v, int) and v > 0:
+                return v
+        return 2048
+
+    @property
+    def spec(self) -> str:
+        parts = [self.base_spec, f"threads={self.threads}"]
+        if self.batch != DEFAULT_BATCH:
+            parts.append(f"batch={self.batch}")
+        if self.window != self.default_window():
+            parts.append(f"window={self.window}")
+        if self.dtype != "float32":
+            parts.append(f"dtype={self.dtype}")
+        return ":".join(parts)
+
+    def default_window(self) -> int:
+        limit = self.position_limit()
+        return limit if self.codec.kind == "bytes" else min(2048, limit)
+
+    def weights(self) -> str:
+        if self._weights is None:
+            self._weights = weights_digest(self.net)
+        return self._weights
+
+    def fingerprint_data(self) -> dict:
+        import torch
+        import transformers
+
+        return {"kind": "lm", "arch": type(self.net).__name__, "weights": self.weights(), "dtype": self.dtype,
+                "codec": self.codec.digest(), "torch": torch.__version__, "transformers": transformers.__version__}
+
+    @property
+    def n_params(self) -> int:
+        return int(sum(p.numel() for p in self.net.parameters()))
+
+    @property
+    def size_bytes(self) -> int:
+        return int(sum(p.numel() * p.element_size() for p in self.net.parameters()))
+
+    @property
+    def max_context(self) -> int:
+        """Bytes of context that fit the window (byte LMs exactly; token LMs ~3 bytes/token)."""
+        return self.window - 1 if self.codec.kind == "bytes" else 3 * (self.window - 1)
+
+    # ---------------------------------------------------------------- compute
+    def set_threads(self) -> None:
+        import torch
+
+        if torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
+
+    def forward(self, ids: np.ndarray, cache=None):
+        """Last-position float32 logits [S, V] for ids [S, T] after ``cache``; returns (logits, cache)."""
+        import torch
+
+        self.set_threads()
+        with torch.inference_mode():
+            out = self.net(input_ids=torch.as_tensor(np.asarray(ids, dtype=np.int64)), cache=cache,
+                           use_cache=True, logits_to_keep=1)
+        return out.logits[:, -1, :].float().numpy(), out.cache
+
+    def all_logits(self, ids: np.ndarray) -> np.ndarray:
+        """float32 logits at every position of ids [S, T] (teacher forcing, no cache)."""
+        import torch
+
+        self.set_threads()
+        with torch.inference_mode():
+            out = self.net(input_ids=torch.as_tensor(np.asarray(ids, dtype=np.int64)), use_cache=False)
+        return out.logits.float().numpy()
+
+    def target_logprobs(self, ids: np.ndarray) -> np.ndarray:
+        """Natural-log probability of ids[1:] given the ones before (one sequence, teacher forcing).
+
+        Runs the trunk once and the output layer in slices, so a 2048-token window never
+        materialises 2048 x vocab logits at once.
+        """
+        import torch
+
+        self.set_threads()
+        ids_t = torch.as_tensor(np.asarray(ids, dtype=np.int64))[None, :]
+        with torch.inference_mode():
+            hidden = self.net.base_model(input_ids=ids_t, use_cache=False).last_hidden_state[0, :-1]
+            head = self.net.get_output_embeddings()
+            out = []
+            for lo in range(0, hidden.shape[0], 256):
+                logits = head(hidden[lo: lo + 256]).float().double()
+                tgt = ids_t[0, lo + 1: lo + 1 + logits.shape[0]]
+                out.append((logits.gather(1, tgt[:, None])[:, 0] - torch.logsumexp(logits, dim=1)).numpy())
+        return np.concatenate(out) if out else np.zeros(0)
+
+    # ---------------------------------------------------------------- Model API
+    def next_byte_probs(self, context: bytes) -> np.ndarray:
+        if self.codec.kind == "bytes":
+            ctx = np.frombuffer(bytes(context)[-(self.window - 1):], dtype=np.uint8).astype(np.int64)
+            logits = self.all_logits(np.concatenate([[self.codec.bos_id], ctx])[None, :])[0, -1, :256]
+            return softmax64(logits)
+        if self._byte_view is None:
+            from .byte_view import ByteView
+
+            self._byte_view = ByteView(self)
+        return self._byte_view.next_byte_probs(bytes(context))
+
+    def token_bits(self, tokens: np.ndarray, context_tokens: np.ndarray | None = None) -> float:
+        """Teacher-forced bits of ``tokens`` after ``context_tokens``, sliding window (stride 3/4)."""
+        tokens = np.asarray(tokens, dtype=np.int64)
+        ctx = np.asarray(context_tokens if context_tokens is not None else [], dtype=np.int64)
+        if tokens.size == 0:
+            return 0.0
+        w = self.window - 1  # room after BOS
+        overlap = min(w // 4, 512)
+        seq = np.concatenate([ctx[-overlap:] if overlap else ctx[:0], tokens])
+        first = len(seq) - len(tokens)  # index in seq of the first scored token
+        bits = 0.0
+        start = first
+        while start < len(seq):
+            lo = max(0, start - overlap)
+            hi = min(len(seq), lo + w)
+            logp = self.target_logprobs(np.concatenate([[self.codec.bos_id], seq[lo:hi]]))
+            bits -= float(logp[start - lo:].sum()) / np.log(2)  # row r predicts seq[lo + r]
+            start = hi
+        return bits
+
+    def code_length(self, data: bytes, context: bytes = b"") -> float:
+        """Teacher-forced cross-entropy (bits) of the codec's tokens of ``data`` after ``context``."""
+        data = bytes(data)
+        if not data:
+            return 0.0
+        ctx_tokens = self.codec.encode(bytes(context)[-4 * self.window:]) if context else None
+        return self.token_bits(self.codec.encode(data), ctx_tokens)
+
+    def code_lengths(self, candidates: Sequence[bytes], context: bytes = b"") -> np.ndarray:
+        ctx_tokens = self.codec.encode(bytes(context)[-4 * self.window:]) if context else None
+        return np.array([self.token_bits(self.codec.encode(bytes(c)), ctx_tokens) if c else 0.0
+                         for c in candidates], dtype=np.float64)
+
+    def payload_coder(self):
+        from .coder import TokenRangeCoder
+
+        return TokenRangeCoder(self)

