@@ -35,7 +35,8 @@ def load_avg() -> float:
         return float("nan")
 
 
-def measure_lm(model, data: bytes) -> dict:
+def measure_lm(model, data: bytes, save=None) -> dict:
+    """Compress (result saved via ``save(partial_row)``), then decompress and verify."""
     import compgen
 
     comp = compgen.as_compressor(model)
@@ -44,17 +45,21 @@ def measure_lm(model, data: bytes) -> dict:
     t_c = time.perf_counter() - t
     stats = comp.last_stats
     header = compgen.coding.container.read_header(blob)
+    n = len(data)
+    row = {"model": model.spec, "bytes": n, "container_bytes": len(blob), "bits_per_byte": 8 * len(blob) / n,
+           "cross_entropy_bpb": stats["ideal_bits"] / n, "payload_bpb": stats["payload_bits"] / n,
+           "coder_overhead": stats["payload_bits"] / stats["ideal_bits"] - 1,
+           "tokens": header.coder["tokens"], "streams": header.coder["streams"], "segment": header.coder["segment"],
+           "window": header.coder["window"], "threads": header.coder["threads"],
+           "compress_Bps": n / t_c, "compress_s": t_c, "decompress_Bps": None, "decompress_s": None,
+           "roundtrip_ok": None, "load_avg_start": load0, "load_avg_end": load_avg()}
+    if save:
+        save(row)
     t = time.perf_counter()
     out = compgen.as_compressor(model).decompress(blob)
     t_d = time.perf_counter() - t
-    n = len(data)
-    return {"model": model.spec, "bytes": n, "container_bytes": len(blob), "bits_per_byte": 8 * len(blob) / n,
-            "cross_entropy_bpb": stats["ideal_bits"] / n, "payload_bpb": stats["payload_bits"] / n,
-            "coder_overhead": stats["payload_bits"] / stats["ideal_bits"] - 1,
-            "tokens": header.coder["tokens"], "streams": header.coder["streams"], "segment": header.coder["segment"],
-            "window": header.coder["window"], "threads": header.coder["threads"],
-            "compress_Bps": n / t_c, "decompress_Bps": n / t_d, "compress_s": t_c, "decompress_s": t_d,
-            "roundtrip_ok": out == data, "load_avg_start": load0, "load_avg_end": load_avg()}
+    row.update(decompress_Bps=n / t_d, decompress_s=t_d, roundtrip_ok=out == data, load_avg_end=load_avg())
+    return row
 
 
 def main(argv=None) -> int:
@@ -86,11 +91,18 @@ def main(argv=None) -> int:
             t = time.perf_counter()
             size = len(m.compress(data))
             row["codecs"][spec] = {"bits_per_byte": 8 * size / len(data), "seconds": time.perf_counter() - t}
-        if model is not None:
-            row["lm"] = measure_lm(model, data)
         results["files"].append(row)
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=2))
+
+        def save(lm_row=None):
+            if lm_row is not None:
+                row["lm"] = lm_row
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(results, indent=2))
+
+        if model is not None:
+            save(measure_lm(model, data, save))
+        else:
+            save()
         print_row(row)
     print(f"wrote {args.json}")
     return 0
@@ -102,7 +114,7 @@ def print_row(row: dict) -> None:
     lm = row.get("lm")
     if lm:
         print(f"  {lm['model']:34s} {lm['bits_per_byte']:9.4f} {lm['cross_entropy_bpb']:7.4f} "
-              f"{100 * lm['coder_overhead']:8.3f}% {lm['compress_Bps']:9.0f} {lm['decompress_Bps']:9.0f} "
+              f"{100 * lm['coder_overhead']:8.3f}% {lm['compress_Bps']:9.0f} {lm['decompress_Bps'] or 0:9.0f} "
               f"{lm['roundtrip_ok']}  (load {lm['load_avg_start']:.1f}->{lm['load_avg_end']:.1f})")
     for spec, r in row["codecs"].items():
         print(f"  {spec:34s} {r['bits_per_byte']:9.4f}")

@@ -34,6 +34,8 @@ TEXT_FILES = ["alice29.txt", "asyoulik.txt", "lcet10.txt", "plrabn12.txt"]
 
 
 def find_lms(arg: str | None) -> list[str]:
+    if arg == "none":
+        return []
     if arg:
         return [p for p in arg.split(",") if p]
     out = ROOT / "out"
@@ -49,11 +51,11 @@ def smollm2_available() -> bool:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
-    ap.add_argument("--lm-max-bytes", default="16k", help="bytes per mode for the LM job (default 16k)")
+    ap.add_argument("--lm-max-bytes", default="8KiB", help="bytes per mode for the LM job (default 8KiB: four 2048-byte chunks)")
     ap.add_argument("--enwik-max-bytes", default="1M", help="chunked bytes of enwik8_head (default 1M)")
-    ap.add_argument("--lms", default=None, help="comma-separated byte-LM dirs (default: out/lm* with compgen.json)")
+    ap.add_argument("--lms", default=None, help="comma-separated byte-LM dirs, or none (default: out/lm* with compgen.json)")
     ap.add_argument("--no-smollm2", action="store_true")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads for the LMs (default 2)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads for the LMs (default 1)")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--jobs", default="codecs,enwik8,lms")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "paper_table.json"))
@@ -82,8 +84,13 @@ def main(argv=None) -> int:
     wanted = set(args.jobs.split(","))
     if "enwik8" in wanted:
         wanted.add("enwik8_whole")
-    report = {"jobs": {}, "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
-    md = []
+    out = Path(args.out)
+    report = {"jobs": {}}
+    if out.exists():  # jobs not rerun keep their last results
+        try:
+            report = json.loads(out.read_text())
+        except ValueError:
+            pass
     Path(args.img).mkdir(parents=True, exist_ok=True)
     for name, cfg in jobs.items():
         if name not in wanted:
@@ -94,16 +101,21 @@ def main(argv=None) -> int:
         res = run_job(cfg, cli_check=name in ("codecs", "enwik8_whole"))
         res.pop("units", None)
         res["job_wall_s"] = time.perf_counter() - t
+        res["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         report["jobs"][name] = res
-        report["machine_line"] = res["machine_line"]
-        table = markdown_table(res["summary"])
-        print(table)
-        md += [f"## {name}\n", f"Machine: {res['machine_line']}; wall {res['job_wall_s']:.0f} s\n", table]
+        print(markdown_table(res["summary"]))
         if res.get("cli_check"):
             print(cli_markdown(res["cli_check"]))
-            md += ["\nLibrary vs CLI sizes:\n", cli_markdown(res["cli_check"])]
         plot_rates(res["summary"], Path(args.img) / f"paper_table_{name}.png", title=f"{name}: raw rate %")
-    out = Path(args.out)
+    md = []
+    for name, res in report["jobs"].items():
+        cfg = res["config"]
+        md += [f"## {name}\n", f"Data: {', '.join(Path(d).name for d in cfg['data'])}; chunk {cfg['chunk']} B; "
+               f"max bytes per mode {cfg['max_bytes']}; verify {cfg['verify']}\n",
+               f"Machine: {res['machine_line']}; finished {res.get('finished')}; wall {res['job_wall_s']:.0f} s\n",
+               markdown_table(res["summary"])]
+        if res.get("cli_check"):
+            md += ["\nLibrary vs CLI sizes:\n", cli_markdown(res["cli_check"])]
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, json.dumps(report, indent=1, default=str).encode(), force=True)
     write_atomic(out.with_suffix(".md"), "\n".join(md).encode(), force=True)
@@ -112,4 +124,10 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from compgen.errors import CompgenError
+
+    try:
+        sys.exit(main())
+    except CompgenError as exc:
+        print(f"{Path(__file__).name}: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)

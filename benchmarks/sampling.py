@@ -98,11 +98,16 @@ def configs(codecs, ablations):
             dict(label="gzip keep=1024", model="gzip", keep=1024),
             dict(label="gzip keep=1024 no guard", model="gzip", keep=1024, max_copy=0, self_copy=0),
             dict(label="gzip greedy", model="gzip", sampler=Greedy()),
+            dict(label="gzip temperature 0.3", model="gzip", sampler=TopP(0.9, temperature=0.3)),
             dict(label="gzip temperature 2", model="gzip", sampler=TopP(0.9, temperature=2.0)),
             dict(label="gzip beam w8 h16", model="gzip", sampler=Beam(8, 16)),
             dict(label="gzip beam w16 h24", model="gzip", sampler=Beam(16, 24)),
             dict(label="gzip window 8192", model="gzip", window=8192),
             dict(label="zstd beam w8 h16", model="zstd", sampler=Beam(8, 16)),
+            dict(label="brotli window 8192", model="brotli", window=8192, seeds=3),
+            dict(label="xz window 16384", model="xz", window=16384, seeds=3),
+            dict(label="bz2 window 16384", model="bz2", window=16384, seeds=3),
+            dict(label="ppmd window 16384", model="ppmd", window=16384, seeds=3),
             dict(label="gzip byte mode (paper)", model="gzip", mode="byte", seeds=2),
         ]
     return out

@@ -77,4 +77,10 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from compgen.errors import CompgenError
+
+    try:
+        sys.exit(main())
+    except CompgenError as exc:
+        print(f"{Path(__file__).name}: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)

@@ -82,5 +82,14 @@ def copy_metadata(source: str, target: str) -> None:
 
 
 def write_stdout(data: bytes) -> None:
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
+    """Write to stdout; a reader that went away (``| head``) ends us quietly, like gzip."""
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        try:  # keep the interpreter's final flush from printing a second error
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        raise

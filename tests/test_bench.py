@@ -246,7 +246,7 @@ def _tiny_byte_lm(path):
 
 def test_tiny_byte_lm_round_trip(tmp_path):
     model = _tiny_byte_lm(tmp_path / "lm")
-    data = _text(120, 9)
+    data = _text(64, 9)
     r = measure(f"byte-lm:{tmp_path / 'lm'}:threads=1", data, {"verify": True})
     assert r["error"] is None, r["error"]
     assert r["route"] == "model" and r["verified"] is True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -266,7 +265,7 @@ def test_class_data_directory(tmp_path):
     sources, notes = load_sources(str(tmp_path))
     assert [l for l, _ in sources] == ["one", "two"] and any("blob" in n for n in notes)
     items = make_items(["classify"], [2], 1, 4, context=TaskContext(str(tmp_path)))
-    assert {it.target for it in items} == {b"one", b"two"}
+    assert {it.target for it in items} == {b" one", b" two"}
     with pytest.raises(compgen.CompgenError):
         load_sources(str(tmp_path / "missing"))
 

@@ -177,6 +177,7 @@ def test_cli_trains(tmp_path, capsys):
     assert rc == 0
     meta = json.loads((out / "compgen.json").read_text())
     assert meta["shape"]["layers"] == 1 and meta["shape"]["width"] == 32
+    assert meta["train"]["lr"] == pytest.approx(2e-3 * math.sqrt(2))  # default lr shrinks with width
     assert meta["train"]["steps"] == 5  # 300 tokens / (4 x 15)
 
 

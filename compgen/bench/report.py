@@ -138,7 +138,7 @@ def plot_rates(rows: list[dict], path: Path, title: str = "compression rate (low
         pay = [p if p < x else 0 for p, x in zip(pay, raw)]
         if any(pay):
             ax.barh(range(len(rs)), pay, color="tab:green", label="payload only (no container header)")
-            ax.legend(fontsize=7, loc="best")
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
         xmax = max(raw + [1]) * 1.35
         for i, r in enumerate(rs):
             adj = 100 * r["adjusted_rate"]

@@ -140,7 +140,7 @@ def _save(fig, path) -> None:
     from ..fileio import write_atomic
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     write_atomic(path, buf.getvalue(), force=True)
 

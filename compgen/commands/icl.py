@@ -165,8 +165,9 @@ def run_tasks(args, console) -> int:
         written.append(plots.plot_accuracy(rows, out / "icl_accuracy.png"))
         if any(r["em"] is not None for r in rows):
             written.append(plots.plot_accuracy(rows, out / "icl_exact_match.png", metric="em"))
-    _note(console, args, f"{len(items)} items x {len(models)} models in {wall:.1f} s "
-                         f"(cached items are not recomputed); wrote {', '.join(written)}")
+    reused = "" if args.no_cache else " (items already in the cache were reused)"
+    _note(console, args, f"{len(items)} items x {len(models)} models in {wall:.1f} s{reused}; "
+                         f"wrote {', '.join(written)}")
     return 0
 
 

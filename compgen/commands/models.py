@@ -10,11 +10,11 @@ def add_parser(sub):
 def run(args) -> int:
     from rich.table import Table
 
+    from ..registry import dependency_status, entries
     from .score import console
 
-    from ..registry import dependency_status, entries
-
-    table = Table(title="model specs", caption="spec grammar NAME[:ARG][:KEY=VALUE]...; every codec also takes window=N, temperature=T")
+    table = Table(title="model specs",
+                  caption="spec grammar NAME[:ARG][:KEY=VALUE]...; every codec also takes window=N, temperature=T")
     for col in ("spec", "what", "parameters", "needs", "ready"):
         table.add_column(col)
     for e in entries():

@@ -33,7 +33,7 @@ def add_parser(sub):
     c.add_argument("--mode", default="auto", choices=["auto", "byte", "span"],
                    help="byte: the paper's per-byte distribution; span: scored word proposals (auto: span for codecs)")
     c.add_argument("--window", type=int, help="context bytes the model sees (default: per codec)")
-    c.add_argument("--keep", type=int, default=64, help="recent text kept in the context (default 64)")
+    c.add_argument("--keep", type=int, help="recent text kept in the context (default 64 in span mode, half the window in byte mode)")
     c.add_argument("--span", type=int, help="bytes per scored candidate (default 16, zstd 24)")
     c.add_argument("--candidates", type=int, help="candidates scored per step (default per codec)")
     c.add_argument("--pool", default="window", choices=["window", "prime"],
@@ -64,7 +64,7 @@ def _check(args) -> None:
         if v is not None and v < 1:
             raise UsageError(f"--{name} must be >= 1 (got {v})")
     for name in ("keep", "max_copy", "self_copy"):
-        if getattr(args, name) < 0:
+        if getattr(args, name) is not None and getattr(args, name) < 0:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 0")
     if args.max_seconds is not None and not args.max_seconds > 0:
         raise UsageError("--max-seconds must be > 0")

@@ -30,8 +30,9 @@ def add_parser(sub):
     p.add_argument("--steps", type=int, help="training steps [default: 2000 unless --max-minutes]")
     p.add_argument("--tokens", type=float, help="token budget instead of --steps (e.g. 1.5e6)")
     p.add_argument("--max-minutes", type=float, help="wall-clock budget for training")
-    p.add_argument("--batch-size", type=int, default=16, help="sequences per step [default: 16]")
-    p.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate [default: 2e-3]")
+    p.add_argument("--batch-size", type=int, default=4,
+                   help="sequences per step [default: 4; small batches learn more per byte early on]")
+    p.add_argument("--lr", type=float, help="peak AdamW learning rate [default: 2e-3 x sqrt(64/width)]")
     p.add_argument("--warmup", type=int, default=100, help="warmup steps [default: 100]")
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
@@ -45,7 +46,7 @@ def add_parser(sub):
 
 
 def _settings(args, shape):
-    from ..lm.train import TrainSettings
+    from ..lm.train import TrainSettings, default_lr
 
     steps = args.steps
     if args.tokens is not None:
@@ -59,7 +60,8 @@ def _settings(args, shape):
     for name in ("batch_size", "eval_every", "eval_bytes", "context"):
         if getattr(args, name) < (0 if name == "eval_every" else 1):
             raise UsageError(f"--{name.replace('_', '-')} is out of range")
-    return TrainSettings(steps=steps, max_minutes=args.max_minutes, batch_size=args.batch_size, lr=args.lr,
+    lr = args.lr if args.lr is not None else default_lr(shape.width)
+    return TrainSettings(steps=steps, max_minutes=args.max_minutes, batch_size=args.batch_size, lr=lr,
                          warmup=args.warmup, weight_decay=args.weight_decay, seed=args.seed,
                          heldout=args.heldout, eval_every=args.eval_every, eval_bytes=args.eval_bytes,
                          checkpoint_minutes=args.checkpoint_minutes, threads=args.threads)

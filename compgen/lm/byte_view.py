@@ -26,7 +26,7 @@ _NEG = -np.inf
 
 
 class ByteView:
-    def __init__(self, model, prune: float = 1e-7, max_beams: int | None = 64, tail_tokens: int = 2,
+    def __init__(self, model, prune: float = 1e-5, max_beams: int | None = 16, tail_tokens: int = 2,
                  cache_size: int = 512):
         self.model = model
         self.prune = float(prune)
@@ -85,10 +85,15 @@ class ByteView:
         codec = self.model.codec
         self._cache.clear()
         tokens = [int(t) for t in codec.encode(context)]
-        cut = len(tokens) - k if k else len(tokens)
-        cut = max(cut, 0)
-        while cut < len(tokens) and not self.natural[tokens[cut]]:  # keep escape pairs in the prefix
-            cut += 2 if tokens[cut] == getattr(codec, "esc_id", None) else 1
+        esc, width = getattr(codec, "esc_id", None), 1 + getattr(codec, "n_digits", 1)
+        starts, i = [], 0  # token groups: an escape and its digits stay together
+        while i < len(tokens):
+            starts.append(i)
+            i += width if tokens[i] == esc else 1
+        target = len(tokens) - k
+        cut = max([s for s in starts if s <= target], default=0) if k else len(tokens)
+        while cut < len(tokens) and tokens[cut] == esc:
+            cut += width
         cut = min(cut, len(tokens))
         self.prefix = tokens[:cut]
         tail = codec.decode(tokens[cut:])
