@@ -59,7 +59,6 @@ def main(argv=None) -> int:
     res = run_job(cfg, cli_check=False, scaling=args.fit_on)
     res["job_wall_s"] = time.perf_counter() - t
     sc = res["scaling"]
-    res.pop("units", None)
     md = ["# scaling\n", f"Machine: {res['machine_line']}; wall {res['job_wall_s']:.0f} s\n",
           markdown_table(res["summary"]), "\n" + points_markdown(sc), "\nFit: " + fit_line(sc) + "\n",
           "\nAdjusted rate % (rate + model size / data size):\n", adjusted_markdown(sc)]

@@ -253,3 +253,22 @@ def test_tiny_byte_lm_round_trip(tmp_path):
     assert r["model_size_bytes"] == model.size_bytes > 0
     assert r["n_params"] == model.n_params
     assert r["payload_bytes"] < r["output_bytes"]
+
+
+def test_paired_bootstrap_recovers_alpha_despite_chunk_difficulty():
+    from compgen.bench.scaling import bootstrap_fit
+
+    rng = np.random.default_rng(1)
+    sizes = {"s": 2e5, "m": 8e5, "l": 3.2e6}
+    units = []
+    for c in range(30):
+        hard = rng.normal(0, 0.5)  # shared by all models: chunks differ more than models do
+        for spec, n in sizes.items():
+            bpb = power_law(n, 2.5, 300.0, 0.5) + hard + rng.normal(0, 0.02)
+            units.append({"spec": spec, "file": "f", "offset": 2048 * c, "input_bytes": 2048,
+                          "payload_bytes": int(bpb * 2048 / 8)})
+    bs = bootstrap_fit(units, {}, sizes, "payload", rounds=60)
+    assert bs["chunks"] == 30 and bs["rounds"] > 30
+    assert bs["alpha_p16"] - 0.05 < 0.5 < bs["alpha_p84"] + 0.05
+    assert all(v > 0 for v in bs["paired_diff_bpb"].values())
+    assert all(bs["paired_diff_sem"][k] < v / 5 for k, v in bs["paired_diff_bpb"].items())

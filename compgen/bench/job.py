@@ -35,6 +35,10 @@ def run_job(cfg: BenchConfig, cli_check: bool = True, scaling: str | None = None
         mode = "chunked" if "chunked" in cfg.modes else cfg.modes[0]
         sc = scaling_analysis([r for r in result["summary"] if r["mode"] == mode], scaling)
         sc["mode"] = mode
+        from .scaling import bootstrap_fit
+
+        n_params = {r["spec"]: r["n_params"] for r in result["summary"] if r["mode"] == mode and r.get("n_params")}
+        sc["bootstrap"] = bootstrap_fit([u for u in result["units"] if u["mode"] == mode], {}, n_params, scaling)
         if len(sc["points"]) < 3:
             raise UsageError(f"scaling needs at least 3 models with a parameter count (got {len(sc['points'])})")
         result["scaling"] = sc
@@ -45,10 +49,16 @@ def fit_line(sc: dict) -> str:
     fit = sc.get("fit")
     if not fit:
         return f"fit failed: {sc.get('fit_error')}"
+    bs = sc.get("bootstrap")
+    boot = "" if not bs else (
+        f"\npaired bootstrap over {bs['chunks']} chunks ({bs['rounds']} rounds), 16-84%: "
+        f"E {bs['E_p16']:.3f}..{bs['E_p84']:.3f}, alpha {bs['alpha_p16']:.3g}..{bs['alpha_p84']:.3g}; "
+        "paired differences (bits/byte): " + ", ".join(
+            f"{k}: {v:+.3f} ± {bs['paired_diff_sem'][k]:.3f}" for k, v in bs["paired_diff_bpb"].items()))
     return (f"L(N) = {fit['E']:.4f} ± {fit['E_err']:.2g} + {fit['A']:.4g} ± {fit['A_err']:.2g} / "
             f"N^({fit['alpha']:.4f} ± {fit['alpha_err']:.2g})  [{sc['value_key']}, {sc['mode']}; {fit['uncertainty']}; "
             f"rms residual {fit['rms_residual']:.2g}" + (f"; at bound: {', '.join(fit['at_bound'])}" if fit["at_bound"] else "")
-            + "]")
+            + "]" + boot)
 
 
 def adjusted_markdown(sc: dict) -> str:

@@ -96,11 +96,17 @@ def plot_fit(points: list[dict], fit: dict | None, path, ylabel: str = "bits/byt
     for p in points:
         ax.annotate(p["label"], (p["n_params"], p["value"]), textcoords="offset points", xytext=(5, 5), fontsize=8)
     if fit is not None:
-        xs = np.logspace(math.log10(n.min()) - 0.3, math.log10(n.max()) + 0.5, 200)
+        xs = np.logspace(math.log10(n.min()) - 0.1, math.log10(n.max()) + 0.3, 200)
+        bound = f" (at bound: {', '.join(fit['at_bound'])})" if fit.get("at_bound") else ""
         ax.plot(xs, power_law(xs, fit["E"], fit["A"], fit["alpha"]), color="tab:red",
-                label=f"E={fit['E']:.3f}±{fit['E_err']:.2g}, alpha={fit['alpha']:.3f}±{fit['alpha_err']:.2g}")
+                label=f"fit: E={fit['E']:.3f}±{fit['E_err']:.2g}, alpha={fit['alpha']:.3g}±{fit['alpha_err']:.2g}{bound}")
         ax.axhline(fit["E"], color="tab:red", ls=":", lw=0.8)
+        span = max(float(y.max() - y.min()), float(err.max()) * 2, 0.05)
+        ax.set_ylim(float(y.min()) - span, float(y.max()) + span)
     ax.set_xscale("log")
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("parameters N")
     ax.set_ylabel(ylabel)
     ax.set_title("L(N) = E + A / N^alpha")
@@ -166,3 +172,58 @@ def scaling_analysis(summary: list[dict], fit_on: str = "payload", sizes=None) -
     view = adjusted_view(models, data_sizes() if sizes is None else sizes)
     return {"fit_on": fit_on, "value_key": key, "points": points, "fit": fit, "fit_error": fit_error,
             "models": models, "adjusted_view": view}
+
+
+def bootstrap_fit(units: list[dict], labels_by_spec: dict, n_params: dict, fit_on: str = "payload",
+                  rounds: int = 200, seed: int = 0) -> dict | None:
+    """Paired bootstrap over chunks: resample the same chunk indices for every model, refit.
+
+    Chunks differ far more in difficulty than models differ from each other, and every
+    model sees the same chunks, so resampling them jointly gives honest (correlated)
+    uncertainties for the fit parameters. Returns std and 16/84 percentiles.
+    """
+    import warnings
+
+    key = {"payload": "payload_bytes", "container": "output_bytes", "xent": "xent_bits"}[fit_on]
+    scale = 1.0 if fit_on == "xent" else 8.0
+    by_model: dict[str, dict] = {}
+    for u in units:
+        if u["spec"] in n_params and u.get(key) is not None:
+            by_model.setdefault(u["spec"], {})[(u["file"], u["offset"])] = (scale * u[key], u["input_bytes"])
+    specs = sorted(by_model, key=lambda s: n_params[s])
+    if len(specs) < 3:
+        return None
+    common = sorted(set.intersection(*(set(by_model[s]) for s in specs)))
+    if len(common) < 2:
+        return None
+    bits = np.array([[by_model[s][c][0] for c in common] for s in specs])
+    size = np.array([[by_model[s][c][1] for c in common] for s in specs], dtype=float)
+    ns = [n_params[s] for s in specs]
+    rng = np.random.default_rng(seed)
+    samples = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(rounds):
+            idx = rng.integers(0, len(common), len(common))
+            y = bits[:, idx].sum(axis=1) / size[:, idx].sum(axis=1)
+            try:
+                f = fit_power_law(ns, y)
+            except (ValueError, RuntimeError):
+                continue
+            samples.append((f["E"], f["A"], f["alpha"]))
+    if not samples:
+        return None
+    arr = np.array(samples)
+    out = {"rounds": len(samples), "chunks": len(common)}
+    for i, name in enumerate(("E", "A", "alpha")):
+        out[f"{name}_std"] = float(arr[:, i].std(ddof=1))
+        out[f"{name}_p16"], out[f"{name}_p84"] = (float(v) for v in np.percentile(arr[:, i], [16, 84]))
+    # how often the biggest model beats the smallest / the middle one on the same chunks
+    per = bits.sum(axis=1) / size.sum(axis=1)
+    out["paired_diff_bpb"] = {f"{specs[i]} - {specs[i + 1]}": float(per[i] - per[i + 1]) for i in range(len(specs) - 1)}
+    diffs = {}
+    for i in range(len(specs) - 1):
+        d = bits[i] / size[i] - bits[i + 1] / size[i + 1]
+        diffs[f"{specs[i]} - {specs[i + 1]}"] = float(d.std(ddof=1) / np.sqrt(len(d)))
+    out["paired_diff_sem"] = diffs
+    return out

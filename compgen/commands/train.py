@@ -104,8 +104,6 @@ def run(args) -> int:
 
         raise MissingDependencyError(f"compgen train needs torch and transformers ({exc.name} missing)") from None
 
-    from ..progress import enabled
-
     n_params = count_params(shape)
     note = (f"training {n_params:,}-parameter byte LM ({shape.layers} layers, width {shape.width}, "
             f"{shape.heads} heads, ffn {shape.ffn}, context {shape.context}) on {args.corpus} "
