@@ -58,12 +58,10 @@ def get_model(spec: str):
 
 
 def _decompress_native(model, blob: bytes, length: int) -> bytes:
-    """``model.decompress``; PPMd variant H streams carry no length (7-Zip keeps it in the
-    archive header), so they are decoded with the known length."""
-    if getattr(model, "name", "") == "ppmd" and getattr(model, "variant", "I") == "H":
-        import pyppmd
-
-        return pyppmd.Ppmd7Decoder(model.order, model.mem).decode(blob, length)
+    """``model.decompress``; raw PPMd streams carry no length (7-Zip keeps it in the
+    archive header), so PPMd is given the known length."""
+    if getattr(model, "name", "") == "ppmd":
+        return model.decompress(blob, length)
     return model.decompress(blob)
 
 
