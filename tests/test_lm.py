@@ -24,7 +24,7 @@ pytest.importorskip("tokenizers")
 
 import compgen  # noqa: E402
 from compgen.coding import container  # noqa: E402
-from compgen.errors import RefusedError  # noqa: E402
+from compgen.errors import RefusedError, UsageError  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEXT = b"hello world, the cat sat on the mat. the quick brown fox jumps over the lazy dog\n"
@@ -304,3 +304,16 @@ def test_smollm2_short_roundtrip():
     blob, stats = roundtrip(model, data)
     assert stats["ideal_bits"] / len(text) < 8
     assert container.read_header(blob).spec == "smollm2:threads=2:batch=4"
+
+
+def test_int8_quantised_model_roundtrips_and_is_its_own_model(dirs, byte_lm):
+    q = compgen.load(f"byte-lm:{dirs['byte']}:threads=1:quant=int8")
+    assert q.spec.endswith("quant=int8")
+    assert q.fingerprint() != byte_lm.fingerprint()
+    assert (q.n_params, q.size_bytes) == (byte_lm.n_params, byte_lm.size_bytes)  # weights as stored
+    blob, _ = roundtrip(q, TEXT + bytes(range(256)))
+    assert compgen.decompress(blob) == TEXT + bytes(range(256))  # rebuilt from the header's spec
+    with pytest.raises(RefusedError, match="needs model"):
+        compgen.as_compressor(byte_lm).decompress(blob)
+    with pytest.raises(UsageError):
+        compgen.load(f"byte-lm:{dirs['byte']}:quant=int4")
