@@ -26,8 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from compgen.bench import BenchConfig, parse_size  # noqa: E402
 from compgen.bench.job import run_job  # noqa: E402
-from compgen.bench.report import cli_markdown, markdown_table, plot_rates  # noqa: E402
-from compgen.fileio import write_atomic  # noqa: E402
+from compgen.bench.report import cli_markdown, markdown_table, plot_rates, write_json_and_markdown  # noqa: E402
 
 CODECS = ["gzip", "xz", "zstd", "brotli", "bz2", "ppmd"]
 TEXT_FILES = ["alice29.txt", "asyoulik.txt", "lcet10.txt", "plrabn12.txt"]
@@ -116,9 +115,7 @@ def main(argv=None) -> int:
                markdown_table(res["summary"])]
         if res.get("cli_check"):
             md += ["\nLibrary vs CLI sizes:\n", cli_markdown(res["cli_check"])]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(out, json.dumps(report, indent=1, default=str).encode(), force=True)
-    write_atomic(out.with_suffix(".md"), "\n".join(md).encode(), force=True)
+    write_json_and_markdown(out, report, md)
     print(f"wrote {out} and {out.with_suffix('.md')}")
     return 0
 

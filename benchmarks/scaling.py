@@ -13,7 +13,6 @@ Writes benchmarks/results/scaling.json (+ .md) and docs/img/scaling_fit.png, sca
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -23,9 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from compgen.bench import BenchConfig, parse_size  # noqa: E402
 from compgen.bench.job import adjusted_markdown, fit_line, points_markdown, run_job  # noqa: E402
-from compgen.bench.report import markdown_table  # noqa: E402
+from compgen.bench.report import markdown_table, write_json_and_markdown  # noqa: E402
 from compgen.bench.scaling import plot_adjusted, plot_fit  # noqa: E402
-from compgen.fileio import write_atomic  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -68,9 +66,7 @@ def main(argv=None) -> int:
     plot_fit(sc["points"], sc["fit"], img / "scaling_fit.png", ylabel=sc["value_key"].replace("_", " "))
     plot_adjusted(sc["adjusted_view"], sc["models"], img / "scaling_adjusted.png")
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(out, json.dumps(res, indent=1, default=str).encode(), force=True)
-    write_atomic(out.with_suffix(".md"), "\n".join(md).encode(), force=True)
+    write_json_and_markdown(out, res, md)
     print(f"wrote {out}, {out.with_suffix('.md')}, {img / 'scaling_fit.png'}, {img / 'scaling_adjusted.png'}")
     return 0
 

@@ -159,6 +159,16 @@ def plot_rates(rows: list[dict], path: Path, title: str = "compression rate (low
     _save(fig, path)
 
 
+def write_json_and_markdown(out: Path, data: dict, md_lines: list[str]) -> Path:
+    """``out`` (JSON) and ``out.with_suffix('.md')``, both written atomically; returns the .md path."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, json.dumps(data, indent=1, default=str).encode(), force=True)
+    md = out.with_suffix(".md")
+    write_atomic(md, "\n".join(md_lines).encode(), force=True)
+    return md
+
+
 def write_outputs(result: dict, out_dir: Path, stem: str = "bench", plots: bool = True) -> list[Path]:
     """bench.json, bench.md, bench.csv, bench_files.csv and bench_rates.png under ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
