@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/lm.py                        # alice29 (whole) + enwik8_head (100 KB)
     .venv/bin/python benchmarks/lm.py --max-bytes 4000 --files alice29   # quick look
-    .venv/bin/python benchmarks/lm.py --model smollm2:threads=1          # other thread count
+    .venv/bin/python benchmarks/lm.py --model smollm2,smollm2:quant=int8   # several models
+    .venv/bin/python benchmarks/lm.py --files random64k      # 64 KiB of seeded random bytes
 
 Per file: bits/byte of the coded .cg file (container included), the model's own
 cross-entropy under the same segment plan (sum of -log2 p over the coded tokens), the
@@ -24,7 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-FILES = {"alice29": ("canterbury/alice29.txt", None), "enwik8_head": ("enwik8_head.txt", 100_000)}
+FILES = {"alice29": ("canterbury/alice29.txt", None), "enwik8_head": ("enwik8_head.txt", 100_000),
+         "random64k": (None, 65536)}  # generated: binary input through the token codec's escapes
 CODECS = ["xz:level=9:extreme=1", "zstd:level=22", "brotli:level=11:lgwin=24", "ppmd:order=6"]
 
 
@@ -64,7 +66,7 @@ def measure_lm(model, data: bytes, save=None) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="smollm2")
+    ap.add_argument("--model", default="smollm2", help="comma list of model specs")
     ap.add_argument("--files", default="alice29,enwik8_head", help="comma list of: " + ", ".join(FILES))
     ap.add_argument("--max-bytes", type=int, default=None, help="cut every file to this many bytes")
     ap.add_argument("--no-lm", action="store_true", help="codecs only")
@@ -73,19 +75,25 @@ def main(argv=None) -> int:
 
     import compgen
 
-    model = None if args.no_lm else compgen.load(args.model)
+    from compgen.registry import split_specs
+
+    models = [] if args.no_lm else [compgen.load(spec) for spec in split_specs(args.model)]
     results = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
                "note": "speeds measured on a shared 2-core machine; see load_avg fields", "files": []}
     for key in args.files.split(","):
         rel, cut = FILES[key]
-        path = DATA / rel
-        if not path.exists():
-            print(f"skip {key}: {path} missing")
+        if rel is None:
+            import numpy as np
+
+            data = np.random.default_rng(0).bytes(cut)
+        elif (DATA / rel).exists():
+            data = (DATA / rel).read_bytes()
+        else:
+            print(f"skip {key}: {DATA / rel} missing")
             continue
-        data = path.read_bytes()
         limit = min(x for x in (cut, args.max_bytes, len(data)) if x)
         data = data[:limit]
-        row = {"file": key, "bytes": len(data), "codecs": {}}
+        row = {"file": key, "bytes": len(data), "codecs": {}, "lms": []}
         for spec in CODECS:
             m = compgen.load(spec)
             t = time.perf_counter()
@@ -93,16 +101,15 @@ def main(argv=None) -> int:
             row["codecs"][spec] = {"bits_per_byte": 8 * size / len(data), "seconds": time.perf_counter() - t}
         results["files"].append(row)
 
-        def save(lm_row=None):
+        def save(lm_row=None, slot=0):
             if lm_row is not None:
-                row["lm"] = lm_row
+                row["lms"][slot:] = [lm_row]
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
             Path(args.json).write_text(json.dumps(results, indent=2))
 
-        if model is not None:
-            save(measure_lm(model, data, save))
-        else:
-            save()
+        save()
+        for i, model in enumerate(models):
+            save(measure_lm(model, data, lambda r, i=i: save(r, i)), i)
         print_row(row)
     print(f"wrote {args.json}")
     return 0
@@ -111,8 +118,7 @@ def main(argv=None) -> int:
 def print_row(row: dict) -> None:
     print(f"\n{row['file']} ({row['bytes']} bytes)")
     print(f"  {'model':34s} {'bits/byte':>9s} {'x-ent':>7s} {'overhead':>9s} {'comp B/s':>9s} {'dec B/s':>9s} ok")
-    lm = row.get("lm")
-    if lm:
+    for lm in row["lms"]:
         print(f"  {lm['model']:34s} {lm['bits_per_byte']:9.4f} {lm['cross_entropy_bpb']:7.4f} "
               f"{100 * lm['coder_overhead']:8.3f}% {lm['compress_Bps']:9.0f} {lm['decompress_Bps'] or 0:9.0f} "
               f"{lm['roundtrip_ok']}  (load {lm['load_avg_start']:.1f}->{lm['load_avg_end']:.1f})")

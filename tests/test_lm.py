@@ -63,11 +63,32 @@ def _save_token_lm(path):
     return str(path)
 
 
+def _llama_config(n_positions=64):
+    from transformers import LlamaConfig
+
+    return LlamaConfig(vocab_size=257, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=n_positions,
+                       bos_token_id=256, eos_token_id=256, tie_word_embeddings=True)
+
+
+def _save_llama_byte_lm(path, n_positions=64):
+    """A byte LM shaped like the ones `compgen train` writes (Llama: the fast stepper's path)."""
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(3)
+    net = LlamaForCausalLM(_llama_config(n_positions))
+    net.save_pretrained(path)
+    with open(os.path.join(path, "compgen.json"), "w") as f:
+        json.dump({"kind": "byte-lm", "bos_id": 256, "context": n_positions,
+                   "params": sum(p.numel() for p in net.parameters()), "train": {}}, f)
+    return str(path)
+
+
 @pytest.fixture(scope="module")
 def dirs(tmp_path_factory):
     base = tmp_path_factory.mktemp("lms")
     return {"byte": _save_byte_lm(base / "byte"), "byte2": _save_byte_lm(base / "byte2", seed=5),
-            "tok": _save_token_lm(base / "tok")}
+            "tok": _save_token_lm(base / "tok"), "llama": _save_llama_byte_lm(base / "llama")}
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +169,53 @@ def test_sliding_window_reprime_roundtrip(dirs):
     assert header.coder["window"] == 24 and header.coder["segment"] > 24  # so the window slid
 
 
+# ------------------------------------------------------------------ the Llama stepper
+def test_llama_stepper_matches_transformers():
+    """Same logits as transformers: full context, and a ring with sinks == an explicit mask."""
+    from transformers import LlamaForCausalLM
+
+    from compgen.lm.stepper import LlamaStepper
+
+    torch.manual_seed(0)
+    net = LlamaForCausalLM(_llama_config(128)).eval()
+    assert LlamaStepper.supports(net)
+    T, W, S = 50, 16, LlamaStepper.SINKS
+    ids = torch.randint(0, 257, (3, T))
+    i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
+    for window, allowed in [(64, j <= i), (W, (j <= i) & ((j < S) | (i - j < W - S)))]:
+        mask = torch.where(allowed, 0.0, float("-inf"))[None, None].expand(3, 1, T, T)
+        with torch.inference_mode():
+            ref = net(ids, attention_mask=mask).logits.numpy()
+        st = LlamaStepper(net, 3, window, 128)
+        got = [st.prime(ids[:, :5].numpy())] + [st.step(ids[:, t].numpy()) for t in range(5, T)]
+        np.testing.assert_allclose(np.stack(got, 1), ref[:, 4:], atol=2e-5)
+
+
+def test_llama_byte_lm_roundtrip_through_ring_and_reprime(dirs):
+    model = compgen.load(f"byte-lm:{dirs['llama']}:threads=1:batch=2:window=24")
+    from compgen.lm.stepper import LlamaStepper
+
+    assert LlamaStepper.supports(model.net) and model.position_limit() == 64
+    data = (TEXT * 8)[:600] + bytes(range(256))
+    blob, stats = roundtrip(model, data)
+    header = container.read_header(blob)
+    assert header.coder["window"] == 24 and header.coder["segment"] > 64  # ring wrapped, re-primed
+    assert stats["payload_bits"] <= stats["ideal_bits"] * 1.001 + 64
+
+
+def test_llama_int8_is_close_to_float_and_its_own_model(dirs):
+    f32 = compgen.load(f"byte-lm:{dirs['llama']}:threads=1")
+    q = compgen.load(f"byte-lm:{dirs['llama']}:threads=1:quant=int8")
+    assert q.fingerprint() != f32.fingerprint()
+    data = TEXT * 3
+    _, s32 = roundtrip(f32, data)
+    blob, s8 = roundtrip(q, data)
+    assert abs(s8["ideal_bits"] - s32["ideal_bits"]) < 0.05 * s32["ideal_bits"]
+    assert s8["ideal_bits"] != s32["ideal_bits"]  # really quantised
+    with pytest.raises(RefusedError, match="needs model"):
+        compgen.as_compressor(f32).decompress(blob)
+
+
 def test_settings_are_recorded(tok_lm):
     blob, _ = roundtrip(tok_lm, TEXT * 4)
     s = container.read_header(blob).coder
@@ -188,6 +256,8 @@ def test_diverging_floats_are_detected_not_emitted(byte_lm):
         compgen.decompress(_tamper(blob, segment_check=s["segment_check"][:-1] + ("0" if s["segment_check"][-1] != "0" else "1")), model=byte_lm)
     with pytest.raises(RefusedError, match="torch"):
         compgen.decompress(_tamper(blob, torch="0.0.1"), model=byte_lm)
+    with pytest.raises(RefusedError, match="lm-lockstep-v1"):  # files of the previous coder
+        compgen.decompress(_tamper(blob, coder="lm-lockstep-v1"), model=byte_lm)
     with pytest.raises(RefusedError):
         compgen.decompress(_tamper(blob, tokens=s["tokens"] + 5), model=byte_lm)
 

