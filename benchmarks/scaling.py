@@ -72,10 +72,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from compgen.errors import CompgenError
+    from compgen.errors import run_script
 
-    try:
-        sys.exit(main())
-    except CompgenError as exc:
-        print(f"{Path(__file__).name}: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+    run_script(main, Path(__file__).name)

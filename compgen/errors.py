@@ -27,3 +27,15 @@ class MissingDependencyError(CompgenError):
     """An optional dependency (torch, transformers, ...) is not installed."""
 
     exit_code = 4
+
+
+def run_script(main, name: str) -> None:
+    """Exit with ``main()``'s code; a CompgenError becomes one line on stderr and its code."""
+    import sys
+
+    try:
+        code = main()
+    except CompgenError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    sys.exit(code)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from typing import Callable, Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 

@@ -262,6 +262,20 @@ def test_diverging_floats_are_detected_not_emitted(byte_lm):
         compgen.decompress(_tamper(blob, tokens=s["tokens"] + 5), model=byte_lm)
 
 
+@pytest.mark.parametrize("spec", ["hf:{tok}:threads=1", "byte-lm:{llama}:threads=1:batch=2"])
+def test_corrupt_lm_payload_is_refused_never_decoded_wrong(dirs, spec):
+    model = compgen.load(spec.format(**dirs))
+    data = TEXT * 4
+    blob = compgen.as_compressor(model).compress(data)
+    header, payload = container.unpack(blob)
+    rng = np.random.default_rng(0)
+    for pos in rng.choice(len(payload), size=min(6, len(payload)), replace=False):
+        bad = bytearray(payload)
+        bad[pos] ^= 0x5A
+        with pytest.raises(RefusedError):
+            compgen.as_compressor(model).decompress(container.pack(header, bytes(bad)))
+
+
 def test_cross_process_roundtrip_via_cli(dirs, tmp_path, cli):
     """Compress in a child process, decompress in this one (fresh model objects, same floats)."""
     src = tmp_path / "in.bin"

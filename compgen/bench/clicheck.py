@@ -24,7 +24,7 @@ def cli_command(model) -> list[str] | None:
     if name == "bz2":
         return ["bzip2", f"-{level}", "-c"]
     if name == "brotli":
-        return ["brotli", f"-q", str(level), f"--lgwin={model.lgwin}", "-c"]
+        return ["brotli", "-q", str(level), f"--lgwin={model.lgwin}", "-c"]
     return None
 
 

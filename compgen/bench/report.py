@@ -181,7 +181,7 @@ def write_outputs(result: dict, out_dir: Path, stem: str = "bench", plots: bool 
         write_atomic(p, data, force=True)
         written.append(p)
 
-    md = [f"# compgen bench\n", f"Machine: {result.get('machine_line', '?')}\n",
+    md = ["# compgen bench\n", f"Machine: {result.get('machine_line', '?')}\n",
           f"Config: `{json.dumps(result['config'])}`\n", markdown_table(result["summary"])]
     if result.get("cli_check"):
         md += ["\n## Library vs CLI sizes (whole files)\n", cli_markdown(result["cli_check"])]
