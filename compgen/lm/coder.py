@@ -91,21 +91,18 @@ def lockstep(model, lengths: np.ndarray, window: int, choose: Callable, on_probe
     logits = stepper.prime(np.full((streams, 1), bos, dtype=np.int64))
     if on_probe is not None:
         on_probe(logits)
-    cached = 1
     for t in range(steps):
         active = lengths > t
         sym = choose(t, Stages(logits), active)
         hist[:, t] = sym
         if t == steps - 1:
             break
-        if cached + 1 > stepper.horizon:  # out of positions: re-prime with the last `keep` tokens
+        if stepper.length >= stepper.horizon:  # out of positions: re-prime with the last `keep` tokens
             k = min(keep, t + 1)
             ids = np.concatenate([np.full((streams, 1), bos, dtype=np.int64), hist[:, t + 1 - k: t + 1]], axis=1)
             logits = stepper.prime(ids)
-            cached = k + 1
         else:
             logits = stepper.step(sym)
-            cached += 1
     return hist
 
 

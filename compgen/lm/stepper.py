@@ -15,6 +15,8 @@ decoder of :mod:`compgen.lm.coder` drive the same stepper through the same loop.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 
@@ -33,14 +35,75 @@ class GenericStepper:
         self.model = model
         self.horizon = window  # its cache only grows: prime again when it holds a window
         self.cache = None
+        self.length = 0
 
     def prime(self, ids: np.ndarray) -> np.ndarray:
         logits, self.cache = self.model.forward(ids)
+        self.length = ids.shape[1]
         return logits
 
     def step(self, ids: np.ndarray) -> np.ndarray:
         logits, self.cache = self.model.forward(np.asarray(ids)[:, None], self.cache)
+        self.length += 1
         return logits
+
+
+class FusedLlama:
+    """A Llama net's weights laid out for stepping: q|k|v and gate|up fused per layer.
+
+    Built once per net (``fused``) and shared by every stepper over it: fusing copies
+    ~400 MB for SmolLM2, and int8 layers quantise again, which a file coded in many chunks
+    would otherwise pay per chunk.
+    """
+
+    def __init__(self, net):
+        import functools
+
+        import torch
+        import torch.nn.functional as F
+
+        from .int8 import RowInt8Linear
+
+        base = net.model
+        int8 = isinstance(base.layers[0].self_attn.q_proj, RowInt8Linear)
+
+        def linear(weight):
+            """One fused projection; int8 rows are independent, so fusing changes no float."""
+            return RowInt8Linear(weight) if int8 else functools.partial(F.linear, weight=weight)
+
+        cfg = net.config
+        self.heads = cfg.num_attention_heads
+        self.kv_heads = cfg.num_key_value_heads
+        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.heads
+        self.eps = float(cfg.rms_norm_eps)
+        self.rotary = base.rotary_emb
+        self.dtype = base.embed_tokens.weight.dtype
+        with torch.inference_mode():
+            self.embed = base.embed_tokens.weight.detach()
+            self.layers = []
+            for layer in base.layers:
+                a, f = layer.self_attn, layer.mlp
+                self.layers.append((
+                    layer.input_layernorm.weight.detach(),
+                    linear(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]).detach().contiguous()),
+                    linear(a.o_proj.weight.detach()),
+                    layer.post_attention_layernorm.weight.detach(),
+                    linear(torch.cat([f.gate_proj.weight, f.up_proj.weight]).detach().contiguous()),
+                    linear(f.down_proj.weight.detach()),
+                ))
+            self.norm = base.norm.weight.detach()
+            out = net.get_output_embeddings()
+            self.head = linear(out.weight.detach()) if isinstance(out, RowInt8Linear) else \
+                functools.partial(F.linear, weight=out.weight.detach())
+
+
+_FUSED = weakref.WeakKeyDictionary()
+
+
+def fused(net) -> FusedLlama:
+    if net not in _FUSED:
+        _FUSED[net] = FusedLlama(net)
+    return _FUSED[net]
 
 
 class LlamaStepper:
@@ -73,54 +136,20 @@ class LlamaStepper:
                 and all(p.dtype.is_floating_point for p in net.parameters()))
 
     def __init__(self, net, streams: int, window: int, positions: int):
-        import functools
-
         import torch
-        import torch.nn.functional as F
 
-        from .int8 import RowInt8Linear
-
-        base = net.model
-        int8 = isinstance(base.layers[0].self_attn.q_proj, RowInt8Linear)
-
-        def linear(weight):
-            """One fused projection; int8 rows are independent, so fusing changes no float."""
-            return RowInt8Linear(weight) if int8 else functools.partial(F.linear, weight=weight)
-
-        cfg = net.config
-        self.heads = cfg.num_attention_heads
-        self.kv_heads = cfg.num_key_value_heads
-        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.heads
-        self.group = self.heads // self.kv_heads
-        self.eps = float(cfg.rms_norm_eps)
-        self.scale = self.head_dim ** -0.5
+        w = self.w = fused(net)
+        self.group = w.heads // w.kv_heads
+        self.scale = w.head_dim ** -0.5
         self.streams, self.window, self.horizon = int(streams), int(window), int(positions)
-        self.dtype = base.embed_tokens.weight.dtype
         with torch.inference_mode():
-            self.embed = base.embed_tokens.weight.detach()
-            self.layers = []
-            for layer in base.layers:
-                a, f = layer.self_attn, layer.mlp
-                self.layers.append((
-                    layer.input_layernorm.weight.detach(),
-                    linear(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]).detach().contiguous()),
-                    linear(a.o_proj.weight.detach()),
-                    layer.post_attention_layernorm.weight.detach(),
-                    linear(torch.cat([f.gate_proj.weight, f.up_proj.weight]).detach().contiguous()),
-                    linear(f.down_proj.weight.detach()),
-                ))
-            self.norm = base.norm.weight.detach()
-            out = net.get_output_embeddings()
-            self.head = linear(out.weight.detach()) if isinstance(out, RowInt8Linear) else \
-                functools.partial(F.linear, weight=out.weight.detach())
             # The model's own rotary module gives cos/sin for every position (any RoPE variant).
             pos = torch.arange(self.horizon)[None, :]
-            probe = torch.zeros(1, self.horizon, self.head_dim, dtype=self.dtype)
-            cos, sin = base.rotary_emb(probe, pos)
-            self.cos, self.sin = cos[0].to(self.dtype), sin[0].to(self.dtype)  # [positions, head_dim]
-        shape = (len(self.layers), self.streams, self.kv_heads, self.window, self.head_dim)
-        self.k_cache = torch.zeros(shape, dtype=self.dtype)
-        self.v_cache = torch.zeros(shape, dtype=self.dtype)
+            cos, sin = w.rotary(torch.zeros(1, self.horizon, w.head_dim, dtype=w.dtype), pos)
+            self.cos, self.sin = cos[0].to(w.dtype), sin[0].to(w.dtype)  # [positions, head_dim]
+        shape = (len(w.layers), self.streams, w.kv_heads, self.window, w.head_dim)
+        self.k_cache = torch.zeros(shape, dtype=w.dtype)
+        self.v_cache = torch.zeros(shape, dtype=w.dtype)
         self.length = 0
 
     def slot(self, position: int) -> int:
@@ -130,12 +159,12 @@ class LlamaStepper:
     def _rms(self, x, w):
         import torch
 
-        return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
+        return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.w.eps))
 
     def _rope(self, x, cos, sin):
         import torch
 
-        half = self.head_dim // 2
+        half = self.w.head_dim // 2
         rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
         return x * cos + rotated * sin
 
@@ -146,11 +175,11 @@ class LlamaStepper:
 
         S, T = ids.shape
         end = start + T
-        h = F.embedding(ids, self.embed)  # [S, T, D]
+        h = F.embedding(ids, self.w.embed)  # [S, T, D]
         cos = self.cos[start:end][None, None]  # [1, 1, T, hd]
         sin = self.sin[start:end][None, None]
-        nq, nkv, hd = self.heads, self.kv_heads, self.head_dim
-        for i, (ln1, wqkv, wo, ln2, wgu, wdown) in enumerate(self.layers):
+        nq, nkv, hd = self.w.heads, self.w.kv_heads, self.w.head_dim
+        for i, (ln1, wqkv, wo, ln2, wgu, wdown) in enumerate(self.w.layers):
             qkv = wqkv(self._rms(h, ln1))
             q = qkv[..., : nq * hd].view(S, T, nq, hd).transpose(1, 2)
             k = qkv[..., nq * hd: (nq + nkv) * hd].view(S, T, nkv, hd).transpose(1, 2)
@@ -176,8 +205,8 @@ class LlamaStepper:
             gu = wgu(self._rms(h, ln2))
             gate, up = gu.chunk(2, dim=-1)
             h = h + wdown(F.silu(gate) * up)
-        last = self._rms(h[:, -1], self.norm)
-        return self.head(last).float().numpy()
+        last = self._rms(h[:, -1], self.w.norm)
+        return self.w.head(last).float().numpy()
 
     def prime(self, ids: np.ndarray) -> np.ndarray:
         import torch
