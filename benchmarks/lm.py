@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -72,6 +74,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-lm", action="store_true", help="codecs only")
     ap.add_argument("--json", default=str(Path(__file__).resolve().parent / "results" / "lm.json"))
     args = ap.parse_args(argv)
+    unknown = [k for k in args.files.split(",") if k not in FILES]
+    if unknown:
+        ap.error(f"unknown --files {', '.join(unknown)} (choose from {', '.join(FILES)})")
 
     import compgen
 
@@ -83,8 +88,6 @@ def main(argv=None) -> int:
     for key in args.files.split(","):
         rel, cut = FILES[key]
         if rel is None:
-            import numpy as np
-
             data = np.random.default_rng(0).bytes(cut)
         elif (DATA / rel).exists():
             data = (DATA / rel).read_bytes()
@@ -101,15 +104,18 @@ def main(argv=None) -> int:
             row["codecs"][spec] = {"bits_per_byte": 8 * size / len(data), "seconds": time.perf_counter() - t}
         results["files"].append(row)
 
-        def save(lm_row=None, slot=0):
-            if lm_row is not None:
-                row["lms"][slot:] = [lm_row]
+        def save():
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
             Path(args.json).write_text(json.dumps(results, indent=2))
 
+        def add(lm_row):  # the compress half, saved before decompressing (same dict, updated later)
+            row["lms"].append(lm_row)
+            save()
+
         save()
-        for i, model in enumerate(models):
-            save(measure_lm(model, data, lambda r, i=i: save(r, i)), i)
+        for model in models:
+            measure_lm(model, data, add)
+            save()
         print_row(row)
     print(f"wrote {args.json}")
     return 0
