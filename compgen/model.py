@@ -27,6 +27,10 @@ class Model(ABC):
 
     #: short family name, e.g. "gzip" or "smollm2"
     name: str = "model"
+    #: how ``compgen.sample`` is best driven for this model (a key of
+    #: ``compgen.sampling.MODES``): "byte" draws from :meth:`next_byte_probs`;
+    #: compressors say "span" (their lengths carry signal only over several bytes)
+    sampling_mode: str = "byte"
 
     # ----------------------------------------------------------------- identity
     @property
