@@ -113,6 +113,20 @@ def configs(codecs, ablations):
     return out
 
 
+#: one row per technique of issue 13, each the default with that technique changed
+QUALITY_ABLATIONS: dict[str, dict] = {
+    "gzip best mc32 span24": dict(model="gzip", options=dict(window_from="best", max_copy=32, span=24)),
+    "gzip best mc32 span24 commit2": dict(model="gzip", options=dict(window_from="best", max_copy=32, span=24, commit=2)),
+    "gzip best mc32 span32 commit2": dict(model="gzip", options=dict(window_from="best", max_copy=32, span=32, commit=2)),
+    "gzip best mc32 span24 greedy": dict(model="gzip", options=dict(window_from="best", max_copy=32, span=24,
+                                                                  sampler=Greedy())),
+    "gzip best mc32 span24 beam w8 h24": dict(model="gzip", options=dict(window_from="best", max_copy=32, span=24,
+                                                                       sampler=Beam(8, 24))),
+    "gzip best mc32 span24 beam w4 h32 c2": dict(model="gzip", options=dict(window_from="best", max_copy=32, span=24,
+                                                                       sampler=Beam(4, 32, commit=2))),
+}
+
+
 def run(cfg, corpus, seeds, n, quality, ref):
     cfg = dict(cfg)
     label, spec = cfg.pop("label"), cfg.pop("model")
@@ -167,7 +181,24 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ref", action="store_true", help="skip the PPMd reference bits/byte")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "sampling.json"))
     ap.add_argument("--markdown", action="store_true", help="print Markdown from an existing --json file and exit")
+    q = ap.add_argument_group("--quality: SmolLM2 fluency on tinyshakespeare, alice29, lcet10")
+    q.add_argument("--quality", action="store_true", help="fluency benchmark (writes sampling_quality.json + .png)")
+    q.add_argument("--corpora", help="comma list (default: tinyshakespeare,alice29,lcet10)")
+    q.add_argument("--rows", help="only these row labels (comma list; the real-text row always runs)")
+    q.add_argument("--reference", default="smollm2", help="reference LM spec (default smollm2)")
+    q.add_argument("--fluency-cache", help="JSON cache of fluency scores (default: in the compgen cache dir)")
+    q.add_argument("--update", action="store_true", help="merge the rows into an existing --json instead of replacing it")
+    q.add_argument("--check-tool", action="store_true", help="also score a few samples with ../shared/tools/lm_fluency.py")
     args = ap.parse_args(argv)
+    if args.quality:
+        import sampling_quality
+
+        if args.json == ap.get_default("json"):
+            args.json = str(ROOT / "benchmarks" / "results" / "sampling_quality.json")
+        if args.markdown:
+            print(sampling_quality.table(json.loads(Path(args.json).read_text())))
+            return 0
+        return sampling_quality.main(args, QUALITY_ABLATIONS)
     if args.markdown:
         print(markdown(json.loads(Path(args.json).read_text())))
         return 0

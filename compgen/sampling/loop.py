@@ -19,6 +19,7 @@ from ..samplers import Sampler, TopP
 from . import byte_mode, span_mode  # noqa: F401  (register the built-in modes)
 from .guard import CopyGuard
 from .modes import SampleSetup, SampleState, mode_class
+from .window import fixed_context
 
 
 @dataclass
@@ -44,8 +45,8 @@ def generate(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200
              window: int | None = None, keep: int | None = None, span: int | None = None,
              candidates: int | None = None, pool: str = "window",
              self_proposals: bool = False, max_copy: int = 24, self_copy: int = 16,
-             max_seconds: float | None = None, scorer=None,
-             on_text: Callable[[bytes], None] | None = None) -> SampleResult:
+             max_seconds: float | None = None, scorer=None, window_from: str = "tail",
+             commit: int = 1, on_text: Callable[[bytes], None] | None = None) -> SampleResult:
     """Sample ``n`` bytes continuing ``prompt`` after priming with ``prime``; see :func:`sample`."""
     from ..compressors.spans import scorer_for
 
@@ -76,7 +77,9 @@ def generate(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200
     candidates = int(candidates) if candidates is not None else defaults["candidates"]
     if prime and prime[-1:] not in (b"\n", b" ") and prompt:
         prime = prime + b"\n\n"
-    fixed = prime[-(window - keep):] if window > keep else b""
+    fixed = fixed_context(model, prime, prompt, window - keep if window > keep else 0, window_from)
+    if fixed and prompt and fixed[-1:] not in (b"\n", b" ") and fixed != prime[-len(fixed):]:
+        fixed = fixed[:-2] + b"\n\n"  # a chosen block ends like the prime does before the prompt
     state = SampleState(bytearray(prompt), len(prompt), fixed, keep)
     rng = np.random.default_rng(seed)
     scorer = scorer if scorer is not None else scorer_for(model)
@@ -85,12 +88,15 @@ def generate(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200
     guard.observe(bytes(state.text))
     if pool not in ("window", "prime"):
         raise UsageError(f"pool must be window or prime (got {pool!r})")
-    setup = SampleSetup(model, scorer, prime, fixed, window, keep, span, candidates, pool, bool(self_proposals))
+    if int(commit) < 1:
+        raise UsageError(f"commit must be >= 1 (got {commit})")
+    setup = SampleSetup(model, scorer, prime, fixed, window, keep, span, candidates, pool, bool(self_proposals),
+                        options={"commit": int(commit)})
     stepper = mode_cls(setup)
     settings = {"model": model.spec, "mode": mode, "sampler": sampler.settings(), "seed": seed,
                 "n": int(n), "window": window, "keep": keep, "span": span, "candidates": candidates,
                 "pool": pool, "self_proposals": bool(self_proposals), "max_copy": max_copy,
-                "self_copy": self_copy, "route": scorer.route,
+                "self_copy": self_copy, "route": scorer.route, "window_from": window_from, "commit": int(commit),
                 "prime_bytes": len(prime), "prompt": prompt.decode("utf-8", "replace")}
     t0 = time.perf_counter()
     stats = {"setup_seconds": round(t0 - t_setup, 3), "steps": 0, "byte_steps": 0, "guard_fallbacks": 0}
