@@ -115,16 +115,21 @@ def configs(codecs, ablations):
 
 #: one row per technique of issue 13, each the default with that technique changed
 QUALITY_ABLATIONS: dict[str, dict] = {
-    "gzip best mc32 span24": dict(model="gzip", options=dict(window_from="best", max_copy=32, span=24)),
-    "gzip best mc32 span24 commit2": dict(model="gzip", options=dict(window_from="best", max_copy=32, span=24, commit=2)),
-    "gzip best mc32 span32 commit2": dict(model="gzip", options=dict(window_from="best", max_copy=32, span=32, commit=2)),
-    "gzip best mc32 span24 greedy": dict(model="gzip", options=dict(window_from="best", max_copy=32, span=24,
-                                                                  sampler=Greedy())),
-    "gzip best mc32 span24 beam w8 h24": dict(model="gzip", options=dict(window_from="best", max_copy=32, span=24,
-                                                                       sampler=Beam(8, 24))),
-    "gzip best mc32 span24 beam w4 h32 c2": dict(model="gzip", options=dict(window_from="best", max_copy=32, span=24,
-                                                                       sampler=Beam(4, 32, commit=2))),
+    "gzip tail window": dict(model="gzip", options=dict(window_from="tail")),
+    "gzip max_copy 24": dict(model="gzip", options=dict(max_copy=24)),
+    "gzip span 16": dict(model="gzip", options=dict(span=16)),
+    "gzip phrase 2": dict(model="gzip", options=dict(commit=2)),
+    "gzip greedy": dict(model="gzip", options=dict(sampler=Greedy())),
+    "gzip temperature 1.5": dict(model="gzip", options=dict(sampler=TopP(0.9, temperature=1.5))),
+    "gzip beam w8 h24": dict(model="gzip", options=dict(sampler=Beam(8, 24))),
+    "zstd window 1 MB": dict(model="zstd", options=dict(window=1 << 20)),
 }
+#: the settings before issue 13 (tail window, 24-byte guard, 16-byte spans, 4 KB windows)
+_OLD = dict(window_from="tail", max_copy=24, span=16)
+QUALITY_BEFORE: dict[str, dict] = {
+    f"{c} before": dict(model=c, options=dict(_OLD, **({"span": 24} if c == "zstd" else {}),
+                                              **({"window": 4096} if c in ("xz", "bz2", "ppmd") else {})))
+    for c in ["gzip", "zstd", "brotli", "xz", "bz2", "ppmd"]}
 
 
 def run(cfg, corpus, seeds, n, quality, ref):
@@ -198,7 +203,7 @@ def main(argv=None) -> int:
         if args.markdown:
             print(sampling_quality.table(json.loads(Path(args.json).read_text())))
             return 0
-        return sampling_quality.main(args, QUALITY_ABLATIONS)
+        return sampling_quality.main(args, {**QUALITY_BEFORE, **QUALITY_ABLATIONS})
     if args.markdown:
         print(markdown(json.loads(Path(args.json).read_text())))
         return 0

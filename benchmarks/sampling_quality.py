@@ -61,7 +61,7 @@ def random_slices(corpus: bytes, n: int, count: int) -> list[bytes]:
     return out
 
 
-def run_row(row: dict, corpus: bytes, prompt: bytes, n: int, seeds: int, fluency: Fluency, log) -> dict:
+def run_row(row: dict, path: Path, corpus: bytes, prompt: bytes, n: int, seeds: int, fluency: Fluency, log) -> dict:
     """Generate and score ``seeds`` samples for one row (``row['options']`` go to generate)."""
     runs = []
     if row.get("real"):
@@ -96,8 +96,25 @@ def run_row(row: dict, corpus: bytes, prompt: bytes, n: int, seeds: int, fluency
     if not row.get("real"):
         out["bytes_per_s_median"] = round(statistics.median(x["bytes_per_s"] for x in runs), 1)
         out["settings"] = texts[0][1]["settings"]
+    if row.get("process_timing"):
+        out.update(process_timing(row["model"], path, prompt, n, seeds, [x["sample"] for x in runs]))
     out["runs"] = runs
     return out
+
+
+def process_timing(spec: str, path: Path, prompt: bytes, n: int, seeds: int, samples: list[str]) -> dict:
+    """bytes/s of whole ``compgen sample`` processes (start-up, load, priming, sampling)."""
+    rates, same = [], 0
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for seed in range(seeds):
+        t0 = time.perf_counter()
+        res = subprocess.run([sys.executable, "-m", "compgen", "-q", "sample", "-m", spec, "--prime", str(path),
+                              "--prompt", prompt.decode(), "-n", str(n), "--seed", str(seed), "--no-prompt"],
+                             capture_output=True, env=env, timeout=600)
+        dt = time.perf_counter() - t0
+        rates.append(n / dt)
+        same += res.stdout.rstrip(b"\n").decode("utf-8", "replace") == samples[seed]
+    return {"process_bytes_per_s_median": round(statistics.median(rates), 1), "process_same_text": same}
 
 
 def check_tool(rows: list[dict], prompt: bytes, limit: int = 4) -> dict:
@@ -123,7 +140,8 @@ def check_tool(rows: list[dict], prompt: bytes, limit: int = 4) -> dict:
 
 def rows_for(codecs: list[str], ablations: dict[str, dict], only: list[str] | None) -> list[dict]:
     rows = [{"label": "real text", "real": "after prompt"},
-            {"label": "real text (random lines)", "real": "random lines"}] + [{"label": c, "model": c} for c in codecs]
+            {"label": "real text (random lines)", "real": "random lines"}]
+    rows += [{"label": c, "model": c, "process_timing": c == "gzip"} for c in codecs]
     rows += [{"label": k, **v} for k, v in ablations.items()]
     if only:
         rows = [r for r in rows if r["label"] in only or r.get("real")]
@@ -140,6 +158,8 @@ def table(doc: dict) -> str:
                   "|---|---:|---:|---:|---:|---:|---:|"]
         for r in block["rows"]:
             bps = f"{r['bytes_per_s_median']:.0f}" if "bytes_per_s_median" in r else "-"
+            if "process_bytes_per_s_median" in r:
+                bps += f" ({r['process_bytes_per_s_median']:.0f} whole process)"
             lines.append(f"| {r['label']} | {r['fluency']:.2f} | {r['fluency'] - real:+.2f} | {r['copied']:.3f} "
                          f"({r['copied_max']:.2f}) | {r['distinct4']:.3f} | {r['valid_words']:.3f} | {bps} |")
         lines.append("")
@@ -172,6 +192,17 @@ def plot(doc: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def save(doc: dict, args, out: Path, t0: float) -> None:
+    doc["task"] = {"n": args.n, "seeds": args.seeds, "reference": args.reference, "prime": "the whole corpus",
+                   "real_slices": REAL_SLICES}
+    doc["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                      "load_avg_at_end": os.getloadavg(), "wall_seconds": round(time.time() - t0, 1)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    os.replace(tmp, out)
+
+
 def main(args, ablations: dict[str, dict]) -> int:
     missing = [str(p) for p, _ in CORPORA.values() if not p.exists()]
     if missing:
@@ -184,24 +215,23 @@ def main(args, ablations: dict[str, dict]) -> int:
     out = Path(args.json)
     doc = json.loads(out.read_text()) if args.update and out.exists() else {"corpora": {}}
     t0 = time.time()
-    for name in corpora:
-        path, prompt = CORPORA[name]
-        corpus = path.read_bytes()
-        print(f"{name}:", file=sys.stderr)
-        block = doc["corpora"].setdefault(name, {"prompt": prompt.decode(), "rows": []})
-        for row in rows_for(codecs, ablations, only):
-            result = run_row(row, corpus, prompt, args.n, args.seeds, fluency, lambda s: print(s, file=sys.stderr))
+    order = ["real text", "real text (random lines)", *codecs, *ablations]
+    data = {name: CORPORA[name][0].read_bytes() for name in corpora}
+    for row in rows_for(codecs, ablations, only):  # row-major: a run cut short has whole rows
+        for name in corpora:
+            path, prompt = CORPORA[name]
+            block = doc["corpora"].setdefault(name, {"prompt": prompt.decode(), "rows": []})
+            result = run_row(row, path, data[name], prompt, args.n, args.seeds, fluency,
+                             lambda s: print(f"{name}: {s}", file=sys.stderr))
             block["rows"] = [r for r in block["rows"] if r["label"] != row["label"]] + [result]
-        order = ["real text", "real text (random lines)", *codecs, *ablations]
-        block["rows"].sort(key=lambda r: order.index(r["label"]) if r["label"] in order else len(order))
-        if args.check_tool:
-            block["tool_check"] = check_tool(block["rows"], prompt)
-            print(f"  tool check: {block['tool_check']}", file=sys.stderr)
-    doc["task"] = {"n": args.n, "seeds": args.seeds, "reference": args.reference, "prime": "the whole corpus"}
-    doc["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                      "load_avg_at_end": os.getloadavg(), "wall_seconds": round(time.time() - t0, 1)}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=2) + "\n")
+            block["rows"].sort(key=lambda r: order.index(r["label"]) if r["label"] in order else len(order))
+            save(doc, args, out, t0)  # after every row: a run cut short keeps what it measured
+    if args.check_tool:
+        for name in corpora:
+            block = doc["corpora"][name]
+            block["tool_check"] = check_tool(block["rows"], CORPORA[name][1])
+            print(f"{name}: tool check: {block['tool_check']}", file=sys.stderr)
+    save(doc, args, out, t0)
     print(table(doc))
     png = out.with_suffix(".png")
     plot(doc, png)

@@ -34,11 +34,11 @@ def add_parser(sub):
                    help="byte: the paper's per-byte distribution; span: scored word proposals (auto: span for codecs)")
     c.add_argument("--window", type=int, help="context bytes the model sees (default: per codec)")
     c.add_argument("--keep", type=int, help="recent text kept in the context (default 64 in span mode, half the window in byte mode)")
-    c.add_argument("--span", type=int, help="bytes per scored candidate (default 16, zstd 24)")
+    c.add_argument("--span", type=int, help="bytes per scored candidate (default 24)")
     c.add_argument("--candidates", type=int, help="candidates scored per step (default per codec)")
     c.add_argument("--pool", default="window", choices=["window", "prime"],
                    help="where candidate words come from: the codec's window (default) or the whole prime")
-    c.add_argument("--max-copy", type=int, default=24, help="refuse verbatim prime runs of this many bytes (0 = off)")
+    c.add_argument("--max-copy", type=int, default=32, help="refuse verbatim prime runs of this many bytes (0 = off)")
     c.add_argument("--self-copy", type=int, default=16, help="refuse repeating own output runs of this many bytes (0 = off)")
     c.add_argument("--window-from", default=None, choices=["tail", "best"],
                    help="which part of the prime fills the window: its tail, or the block the codec finds most typical")

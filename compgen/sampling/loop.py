@@ -36,16 +36,18 @@ def default_settings(model: Model) -> dict:
     name = getattr(model, "name", "")
     cands = {"gzip": 128, "zlib": 128, "deflate": 128, "zstd": 256, "xz": 48, "bz2": 64,
              "brotli": 32, "ppmd": 64}.get(name, 64)
-    span = {"zstd": 24}.get(name, 16)
-    return {"window": default_window(model), "candidates": cands, "span": span}
+    span = 24  # issue 13: 24-byte spans read better than 16 (benchmarks/sampling.py --quality)
+    # codecs pick the part of the prime they see; for an LM that choice would cost a forward per probe
+    window_from = "best" if getattr(model, "sampling_mode", "byte") == "span" else "tail"
+    return {"window": default_window(model), "candidates": cands, "span": span, "window_from": window_from}
 
 
 def generate(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200,
              sampler: Sampler | None = None, seed: int | None = 0, mode: str = "auto",
              window: int | None = None, keep: int | None = None, span: int | None = None,
              candidates: int | None = None, pool: str = "window",
-             self_proposals: bool = False, max_copy: int = 24, self_copy: int = 16,
-             max_seconds: float | None = None, scorer=None, window_from: str = "tail",
+             self_proposals: bool = False, max_copy: int = 32, self_copy: int = 16,
+             max_seconds: float | None = None, scorer=None, window_from: str | None = None,
              commit: int = 1, on_text: Callable[[bytes], None] | None = None) -> SampleResult:
     """Sample ``n`` bytes continuing ``prompt`` after priming with ``prime``; see :func:`sample`."""
     from ..compressors.spans import scorer_for
@@ -77,6 +79,7 @@ def generate(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200
     candidates = int(candidates) if candidates is not None else defaults["candidates"]
     if prime and prime[-1:] not in (b"\n", b" ") and prompt:
         prime = prime + b"\n\n"
+    window_from = window_from or defaults["window_from"]
     fixed = fixed_context(model, prime, prompt, window - keep if window > keep else 0, window_from)
     if fixed and prompt and fixed[-1:] not in (b"\n", b" ") and fixed != prime[-len(fixed):]:
         fixed = fixed[:-2] + b"\n\n"  # a chosen block ends like the prime does before the prompt

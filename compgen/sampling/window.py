@@ -18,31 +18,31 @@ from ..model import Model
 PROBE_SLICES, PROBE_BYTES = 16, 256
 
 
-def _conditional_bits(model: Model, context: bytes, data: bytes) -> float:
-    size = getattr(model, "compressed_size", None)
-    if size is None:
-        return float(model.code_length(data, context))
-    return 8.0 * (size(context + data) - size(context))
-
-
 def best_block(model: Model, prime: bytes, prompt: bytes, size: int, blocks: int = 8) -> bytes:
-    """The ``size``-byte block of ``prime`` whose context makes the probe cheapest."""
+    """The ``size``-byte block of ``prime`` whose context makes the probe cheapest.
+
+    Costs come from the codec's own span-scoring route (:func:`compgen.compressors.spans.scorer_for`:
+    a zlib state copy, a zstd prefix dictionary, ...), one ``prepare`` per candidate block.
+    """
+    from ..compressors.spans import scorer_for
+
     if size <= 0 or len(prime) <= size:
         return prime[-size:] if size > 0 else b""
-    blocks = max(1, int(blocks))
     span = len(prime) - size
-    starts = sorted({round(k * span / max(1, blocks - 1)) for k in range(blocks)})
+    starts = sorted({round(k * span / max(1, blocks - 1)) for k in range(max(1, int(blocks)))})
     step = max(1, len(prime) // PROBE_SLICES)
     slices = [(p, prime[p:p + PROBE_BYTES]) for p in range(step // 2, len(prime) - PROBE_BYTES, step)]
+    scorer = scorer_for(model)
     best, best_cost = None, float("inf")
     for s in starts:
         block = prime[s:s + size]
-        outside = [x for p, x in slices if p + PROBE_BYTES <= s or p >= s + size]
-        parts = ([prompt] if prompt else []) + outside
+        parts = ([prompt] if prompt else []) + [x for p, x in slices if p + PROBE_BYTES <= s or p >= s + size]
         if not parts:
             continue
+        scorer.prepare(block)
+        per_byte = scorer.bits(b"", parts) / np.array([len(x) for x in parts])
         # median over the probe pieces: an untypical stretch of the prime must not buy its way in
-        cost = float(np.median([_conditional_bits(model, block, x) / len(x) for x in parts if x]))
+        cost = float(np.median(per_byte))
         if cost < best_cost:
             best, best_cost = block, cost
     return best if best is not None else prime[-size:]
