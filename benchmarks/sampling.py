@@ -14,8 +14,12 @@ distinct4; imported by path, not copied) plus two of ours:
 compressor's scores (vs. a uniform choice among the same proposals), the copy guard,
 the recent-text budget, beam search, and the paper's per-byte mode.
 
+``--quality`` (issue 13, benchmarks/sampling_quality.py) scores samples on
+tinyshakespeare, alice29 and lcet10 with SmolLM2 fluency next to real text.
+
 usage: python benchmarks/sampling.py [--seeds 5] [--codecs gzip,zstd,...] [--ablations]
-writes benchmarks/results/sampling.json
+       python benchmarks/sampling.py --quality [--rows LABELS] [--corpora NAMES] [--update] [--check-tool]
+writes benchmarks/results/sampling.json (--quality: sampling_quality.json and .png)
 """
 
 from __future__ import annotations
