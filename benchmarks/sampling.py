@@ -14,8 +14,12 @@ distinct4; imported by path, not copied) plus two of ours:
 compressor's scores (vs. a uniform choice among the same proposals), the copy guard,
 the recent-text budget, beam search, and the paper's per-byte mode.
 
+``--quality`` (issue 13, benchmarks/sampling_quality.py) scores samples on
+tinyshakespeare, alice29 and lcet10 with SmolLM2 fluency next to real text.
+
 usage: python benchmarks/sampling.py [--seeds 5] [--codecs gzip,zstd,...] [--ablations]
-writes benchmarks/results/sampling.json
+       python benchmarks/sampling.py --quality [--rows LABELS] [--corpora NAMES] [--update] [--check-tool]
+writes benchmarks/results/sampling.json (--quality: sampling_quality.json and .png)
 """
 
 from __future__ import annotations
@@ -113,6 +117,25 @@ def configs(codecs, ablations):
     return out
 
 
+#: one row per technique of issue 13, each the default with that technique changed
+QUALITY_ABLATIONS: dict[str, dict] = {
+    "gzip tail window": dict(model="gzip", options=dict(window_from="tail")),
+    "gzip max_copy 24": dict(model="gzip", options=dict(max_copy=24)),
+    "gzip span 16": dict(model="gzip", options=dict(span=16)),
+    "gzip phrase 2": dict(model="gzip", options=dict(commit=2)),
+    "gzip greedy": dict(model="gzip", options=dict(sampler=Greedy())),
+    "gzip temperature 1.5": dict(model="gzip", options=dict(sampler=TopP(0.9, temperature=1.5))),
+    "gzip beam w8 h24": dict(model="gzip", options=dict(sampler=Beam(8, 24))),
+    "zstd window 1 MB": dict(model="zstd", options=dict(window=1 << 20)),
+}
+#: the settings before issue 13 (tail window, 24-byte guard, 16-byte spans, 4 KB windows)
+_OLD = dict(window_from="tail", max_copy=24, span=16)
+QUALITY_BEFORE: dict[str, dict] = {
+    f"{c} before": dict(model=c, options=dict(_OLD, **({"span": 24} if c == "zstd" else {}),
+                                              **({"window": 4096} if c in ("xz", "bz2", "ppmd") else {})))
+    for c in ["gzip", "zstd", "brotli", "xz", "bz2", "ppmd"]}
+
+
 def run(cfg, corpus, seeds, n, quality, ref):
     cfg = dict(cfg)
     label, spec = cfg.pop("label"), cfg.pop("model")
@@ -167,7 +190,24 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ref", action="store_true", help="skip the PPMd reference bits/byte")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "sampling.json"))
     ap.add_argument("--markdown", action="store_true", help="print Markdown from an existing --json file and exit")
+    q = ap.add_argument_group("--quality: SmolLM2 fluency on tinyshakespeare, alice29, lcet10")
+    q.add_argument("--quality", action="store_true", help="fluency benchmark (writes sampling_quality.json + .png)")
+    q.add_argument("--corpora", help="comma list (default: tinyshakespeare,alice29,lcet10)")
+    q.add_argument("--rows", help="only these row labels (comma list; the real-text row always runs)")
+    q.add_argument("--reference", default="smollm2", help="reference LM spec (default smollm2)")
+    q.add_argument("--fluency-cache", help="JSON cache of fluency scores (default: in the compgen cache dir)")
+    q.add_argument("--update", action="store_true", help="merge the rows into an existing --json instead of replacing it")
+    q.add_argument("--check-tool", action="store_true", help="also score a few samples with ../shared/tools/lm_fluency.py")
     args = ap.parse_args(argv)
+    if args.quality:
+        import sampling_quality
+
+        if args.json == ap.get_default("json"):
+            args.json = str(ROOT / "benchmarks" / "results" / "sampling_quality.json")
+        if args.markdown:
+            print(sampling_quality.table(json.loads(Path(args.json).read_text())))
+            return 0
+        return sampling_quality.main(args, {**QUALITY_BEFORE, **QUALITY_ABLATIONS})
     if args.markdown:
         print(markdown(json.loads(Path(args.json).read_text())))
         return 0

@@ -33,7 +33,7 @@ from ..model import Model
 #: default sampling window (bytes of context the codec sees) per codec: the codec's
 #: own window where scoring stays cheap, smaller where each candidate recompresses it.
 DEFAULT_WINDOWS = {"gzip": 32768, "zlib": 32768, "deflate": 32768, "zstd": 131072,
-                   "xz": 4096, "bz2": 4096, "brotli": 2048, "ppmd": 4096}
+                   "xz": 16384, "bz2": 16384, "brotli": 2048, "ppmd": 16384}
 
 
 def default_window(model: Model) -> int:

@@ -19,6 +19,7 @@ from ..samplers import Sampler, TopP
 from . import byte_mode, span_mode  # noqa: F401  (register the built-in modes)
 from .guard import CopyGuard
 from .modes import SampleSetup, SampleState, mode_class
+from .window import fixed_context
 
 
 @dataclass
@@ -35,17 +36,19 @@ def default_settings(model: Model) -> dict:
     name = getattr(model, "name", "")
     cands = {"gzip": 128, "zlib": 128, "deflate": 128, "zstd": 256, "xz": 48, "bz2": 64,
              "brotli": 32, "ppmd": 64}.get(name, 64)
-    span = {"zstd": 24}.get(name, 16)
-    return {"window": default_window(model), "candidates": cands, "span": span}
+    span = 24  # issue 13: 24-byte spans read better than 16 (benchmarks/sampling.py --quality)
+    # codecs pick the part of the prime they see; for an LM that choice would cost a forward per probe
+    window_from = "best" if getattr(model, "sampling_mode", "byte") == "span" else "tail"
+    return {"window": default_window(model), "candidates": cands, "span": span, "window_from": window_from}
 
 
 def generate(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200,
              sampler: Sampler | None = None, seed: int | None = 0, mode: str = "auto",
              window: int | None = None, keep: int | None = None, span: int | None = None,
              candidates: int | None = None, pool: str = "window",
-             self_proposals: bool = False, max_copy: int = 24, self_copy: int = 16,
-             max_seconds: float | None = None, scorer=None,
-             on_text: Callable[[bytes], None] | None = None) -> SampleResult:
+             self_proposals: bool = False, max_copy: int = 32, self_copy: int = 16,
+             max_seconds: float | None = None, scorer=None, window_from: str | None = None,
+             commit: int = 1, on_text: Callable[[bytes], None] | None = None) -> SampleResult:
     """Sample ``n`` bytes continuing ``prompt`` after priming with ``prime``; see :func:`sample`."""
     from ..compressors.spans import scorer_for
 
@@ -76,7 +79,10 @@ def generate(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200
     candidates = int(candidates) if candidates is not None else defaults["candidates"]
     if prime and prime[-1:] not in (b"\n", b" ") and prompt:
         prime = prime + b"\n\n"
-    fixed = prime[-(window - keep):] if window > keep else b""
+    window_from = window_from or defaults["window_from"]
+    fixed = fixed_context(model, prime, prompt, window - keep if window > keep else 0, window_from)
+    if fixed and prompt and fixed[-1:] not in (b"\n", b" ") and fixed != prime[-len(fixed):]:
+        fixed = fixed[:-2] + b"\n\n"  # a chosen block ends like the prime does before the prompt
     state = SampleState(bytearray(prompt), len(prompt), fixed, keep)
     rng = np.random.default_rng(seed)
     scorer = scorer if scorer is not None else scorer_for(model)
@@ -85,12 +91,15 @@ def generate(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200
     guard.observe(bytes(state.text))
     if pool not in ("window", "prime"):
         raise UsageError(f"pool must be window or prime (got {pool!r})")
-    setup = SampleSetup(model, scorer, prime, fixed, window, keep, span, candidates, pool, bool(self_proposals))
+    if int(commit) < 1:
+        raise UsageError(f"commit must be >= 1 (got {commit})")
+    setup = SampleSetup(model, scorer, prime, fixed, window, keep, span, candidates, pool, bool(self_proposals),
+                        options={"commit": int(commit)})
     stepper = mode_cls(setup)
     settings = {"model": model.spec, "mode": mode, "sampler": sampler.settings(), "seed": seed,
                 "n": int(n), "window": window, "keep": keep, "span": span, "candidates": candidates,
                 "pool": pool, "self_proposals": bool(self_proposals), "max_copy": max_copy,
-                "self_copy": self_copy, "route": scorer.route,
+                "self_copy": self_copy, "route": scorer.route, "window_from": window_from, "commit": int(commit),
                 "prime_bytes": len(prime), "prompt": prompt.decode("utf-8", "replace")}
     t0 = time.perf_counter()
     stats = {"setup_seconds": round(t0 - t_setup, 3), "steps": 0, "byte_steps": 0, "guard_fallbacks": 0}

@@ -64,8 +64,10 @@ class SpanProposer:
         hi = bisect.bisect_right(range(len(sa)), s, lo=lo, key=key)
         return lo, hi
 
-    def propose(self, recent: bytes, rng: np.random.Generator, limit: int | None = None) -> list[bytes]:
-        """Up to ``limit`` (default ``candidates``) distinct ``span``-byte continuations of ``recent``."""
+    def propose(self, recent: bytes, rng: np.random.Generator, limit: int | None = None,
+                longest: int | None = None) -> list[bytes]:
+        """Up to ``limit`` (default ``candidates``) distinct ``span``-byte continuations of ``recent``
+        (suffixes of at most ``longest`` bytes: short ones propose fresh words)."""
         limit = limit or self.candidates
         h, pool, sa = self.span, self.pool, self.sa
         view = recent if recent else pool[-max(self.ladder):]
@@ -85,7 +87,7 @@ class SpanProposer:
             return len(out) >= limit
 
         for k in self.ladder:
-            if k < min_k or k > len(view):
+            if k < min_k or k > len(view) or (longest is not None and k > longest):
                 continue
             s = view[-k:]
             found = 0

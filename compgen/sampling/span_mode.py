@@ -14,7 +14,7 @@ from ..samplers import Beam, TopP
 from .byte_mode import guard_mask
 from .modes import SampleSetup, SamplingMode, register_mode
 from .proposals import SpanProposer
-from .units import first_unit
+from .units import first_unit, leading_units
 
 
 @register_mode
@@ -40,23 +40,38 @@ class SpanMode(SamplingMode):
         return self.single_step(state, sampler, rng, guard, stats)
 
     def single_step(self, state, sampler, rng, guard, stats) -> bytes:
-        scorer = self.setup.scorer
         text, recent = bytes(state.text), state.recent()
         spans = self.proposer.propose(recent, rng)
         if not spans:  # nothing to copy from: fall back to the paper's per-byte distribution
             stats["byte_steps"] += 1
-            singles = [bytes([b]) for b in range(256)]
-            bits = guard_mask(scorer.bits(recent, singles), [guard.ok(text, s) for s in singles], stats)
-            return bytes([sampler.choose(bits, rng)])
-        units = [first_unit(s) for s in spans]
-        oks = [guard.ok(text, u) for u in units]
-        if any(oks):
-            spans = [s for s, ok in zip(spans, oks) if ok]
-            units = [u for u, ok in zip(units, oks) if ok]
-        else:
-            stats["guard_fallbacks"] += 1
-        bits = scorer.bits(recent, spans)
-        return units[sampler.choose(bits, rng)]
+            return self.byte_fallback(text, recent, sampler, rng, guard, stats)
+        piece = self.choose(spans, text, recent, sampler, rng, guard)
+        if piece is None:  # every proposal extends a copy: fresh words after a short suffix
+            piece = self.choose(self.proposer.propose(recent, rng, longest=3), text, recent, sampler, rng, guard)
+        if piece is None:
+            stats["guard_fallbacks"] += 1  # one guarded byte breaks the run
+            piece = self.byte_fallback(text, recent, sampler, rng, guard, stats)
+        return piece
+
+    def choose(self, spans, text, recent, sampler, rng, guard) -> bytes | None:
+        """Score the spans the guard allows; commit the chosen one's leading phrase (or word)."""
+        k = self.setup.options.get("commit", 1)
+        for n_units in sorted({k, 1}, reverse=True):
+            units = [leading_units(s, n_units) for s in spans]
+            oks = [guard.ok(text, u) for u in units]
+            if any(oks):
+                spans = [s for s, ok in zip(spans, oks) if ok]
+                units = [u for u, ok in zip(units, oks) if ok]
+                return units[sampler.choose(self.setup.scorer.bits(recent, spans), rng)]
+        return None
+
+    def byte_fallback(self, text, recent, sampler, rng, guard, stats) -> bytes:
+        """One byte from the codec's per-byte lengths, among bytes its window holds."""
+        seen = frozenset(self.proposer.pool or text) or frozenset(range(256))
+        singles = [bytes([b]) for b in range(256)]
+        oks = [b in seen and guard.ok(text, s) for b, s in enumerate(singles)]
+        bits = guard_mask(self.setup.scorer.bits(recent, singles), oks, stats)
+        return bytes([sampler.choose(bits, rng)])
 
     def beam_step(self, state, beam: Beam, rng, guard, stats) -> bytes:
         """Beam over words: extend each beam by proposed words, keep the cheapest per byte."""

@@ -18,6 +18,17 @@ def first_unit(span: bytes) -> bytes:
     return span[:i]
 
 
+def leading_units(span: bytes, k: int = 1) -> bytes:
+    """The first ``k`` units of ``span`` (a whole phrase when ``k`` > 1)."""
+    out = b""
+    for _ in range(k):
+        u = first_unit(span[len(out):])
+        if not u:
+            break
+        out += u
+    return out
+
+
 def trailing_word(text: bytes) -> int:
     """Length of the word the text ends in (0 after a delimiter)."""
     i = len(text)
