@@ -15,6 +15,25 @@ from pathlib import Path
 from .errors import CompgenError, UsageError
 
 
+def check_input(path: str | None) -> None:
+    """Refuse a missing, unreadable or non-regular input before anything else is looked at."""
+    if path in (None, "-"):
+        return
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise CompgenError(f"{path}: no such file") from None
+    except PermissionError:
+        raise CompgenError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise CompgenError(f"{path}: {exc.strerror or exc}") from None
+    if os.path.isdir(path):
+        raise CompgenError(f"{path}: is a directory")
+    if not os.access(path, os.R_OK):
+        raise CompgenError(f"{path}: permission denied")
+    del st
+
+
 def read_input(path: str | None) -> bytes:
     """Bytes of ``path``, or of stdin for None / '-'."""
     if path in (None, "-"):
