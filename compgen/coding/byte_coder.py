@@ -10,12 +10,14 @@ Version 2 (``byte-range-v2``) floors every probability at ``FLOOR`` = 2^-16 befo
 coding. That costs at most 0.6% of a bit per byte on a certain model, and buys two
 guarantees the decoder relies on:
 
-- every symbol costs at least ``MIN_BITS`` (0.0056 bits), so a ``P``-byte payload
+- every symbol costs at least ``MIN_BITS`` (0.046 bits: the top probability is also
+  capped at 1 - 2^-5), so a ``P``-byte payload
   holds at most :func:`max_symbols` ``(P)`` symbols: longer stated lengths are refused
   before decoding (the container's ``max_length`` hook);
 - the decoder adds up ``-log2 q`` of what it decodes and refuses as soon as that
-  exceeds what the payload's bits can carry, so a corrupt payload is refused after
-  about as much work as decoding a file of its size, whatever its header claims.
+  exceeds what the payload's bits can carry, or once every payload word is read and the
+  symbols since cost more than the coder's state can hold (``TAIL_BITS``), so a corrupt
+  payload is refused after about as much work as decoding a file of its size.
 
 Files of ``byte-range-v1`` (no floor) are still decoded, with the running-cost check.
 """
@@ -36,7 +38,9 @@ NAME = "byte-range-v2"
 CODEC_NAME = "codec-mix-v1"  # codec models' coder (compgen.compressors.codec_coder)
 
 FLOOR = 2.0 ** -16
-MIN_BITS = -math.log2(1.0 - 255 * FLOOR)
+CAP = 1.0 - 2.0 ** -5  # no symbol more likely than this: each costs >= 0.046 bits
+MIN_BITS = -math.log2(CAP)
+TAIL_BITS = 160  # what the range decoder's state can still hold once every word is read
 V1_MIN_BITS = -math.log2(1.0 - 255 * 2.0 ** -24)  # constriction's own floor (1 of 2^24)
 SLACK_BITS = 256  # the range coder's final words and rounding, generously
 _KEEP = 1.0 - 256 * FLOOR
@@ -47,9 +51,15 @@ _sum = np.add.reduce
 
 
 def floored(p: np.ndarray) -> np.ndarray:
-    """``p`` normalised, mixed with 2^-16 per symbol: no symbol costs less than MIN_BITS."""
-    p = np.asarray(p, dtype=np.float64)
-    return p * (_KEEP / _sum(p)) + FLOOR
+    """``p`` normalised, mixed with 2^-16 per symbol and its top capped at CAP: no symbol
+    costs less than MIN_BITS (on text this costs ~0.01 bits/byte)."""
+    q = np.asarray(p, dtype=np.float64) * (_KEEP / _sum(np.asarray(p, dtype=np.float64))) + FLOOR
+    top = int(q.argmax())
+    excess = q[top] - CAP
+    if excess > 0:
+        q += excess / 255.0
+        q[top] = CAP
+    return q
 
 
 def cost_limit(payload_len: int) -> float:
@@ -102,14 +112,20 @@ def decode_bytes(payload: bytes, length: int, predict: Callable[[bytearray], np.
     dec = SymbolDecoder(payload)
     out = bytearray()
     cost = 0.0
+    tail = -1.0  # cost since the decoder ran out of words (-1: not yet)
     for _ in range(length):
         q = predict(out)
         s = dec.decode(q)
         qs = q[s]
         if qs <= 0:
             raise RefusedError("corrupt compgen file (payload decodes to an impossible byte); nothing written")
-        cost -= _log2(qs / _sum(q))
-        if cost > limit:
+        bits = -_log2(qs / _sum(q))
+        cost += bits
+        if tail >= 0:
+            tail += bits
+        elif dec.maybe_exhausted():
+            tail = 0.0
+        if cost > limit or tail > TAIL_BITS:
             raise RefusedError("corrupt compgen file (payload decodes past its size); nothing written")
         if observe is not None:
             observe(s)
