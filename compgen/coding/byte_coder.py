@@ -10,8 +10,8 @@ Version 2 (``byte-range-v2``) floors every probability at ``FLOOR`` = 2^-16 befo
 coding. That costs at most 0.6% of a bit per byte on a certain model, and buys two
 guarantees the decoder relies on:
 
-- every symbol costs at least ``MIN_BITS`` (0.046 bits: the top probability is also
-  capped at 1 - 2^-5), so a ``P``-byte payload
+- every symbol costs at least ``MIN_BITS`` (0.093 bits: the top probability is also
+  capped at 1 - 2^-4), so a ``P``-byte payload
   holds at most :func:`max_symbols` ``(P)`` symbols: longer stated lengths are refused
   before decoding (the container's ``max_length`` hook);
 - the decoder adds up ``-log2 q`` of what it decodes and refuses as soon as that
@@ -38,9 +38,9 @@ NAME = "byte-range-v2"
 CODEC_NAME = "codec-mix-v1"  # codec models' coder (compgen.compressors.codec_coder)
 
 FLOOR = 2.0 ** -16
-CAP = 1.0 - 2.0 ** -5  # no symbol more likely than this: each costs >= 0.046 bits
+CAP = 1.0 - 2.0 ** -4  # no symbol more likely than this: each costs >= 0.093 bits
 MIN_BITS = -math.log2(CAP)
-TAIL_BITS = 160  # what the range decoder's state can still hold once every word is read
+TAIL_BITS = 128  # the range decoder's 64-bit state, once every word is read, with 2x margin
 V1_MIN_BITS = -math.log2(1.0 - 255 * 2.0 ** -24)  # constriction's own floor (1 of 2^24)
 SLACK_BITS = 256  # the range coder's final words and rounding, generously
 _KEEP = 1.0 - 256 * FLOOR
@@ -52,7 +52,8 @@ _sum = np.add.reduce
 
 def floored(p: np.ndarray) -> np.ndarray:
     """``p`` normalised, mixed with 2^-16 per symbol and its top capped at CAP: no symbol
-    costs less than MIN_BITS (on text this costs ~0.01 bits/byte)."""
+    costs less than MIN_BITS (on English text this costs nothing measurable; on very
+    repetitive data a few percent)."""
     q = np.asarray(p, dtype=np.float64) * (_KEEP / _sum(np.asarray(p, dtype=np.float64))) + FLOOR
     top = int(q.argmax())
     excess = q[top] - CAP
