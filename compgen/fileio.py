@@ -15,23 +15,39 @@ from pathlib import Path
 from .errors import CompgenError, UsageError
 
 
+def _input_error(path: str, exc: OSError) -> CompgenError:
+    if isinstance(exc, FileNotFoundError):
+        return CompgenError(f"{path}: no such file")
+    if isinstance(exc, PermissionError):
+        return CompgenError(f"{path}: permission denied")
+    return CompgenError(f"{path}: {exc.strerror or exc}")
+
+
+def check_input(path: str | None) -> None:
+    """Refuse a missing, unreadable or non-regular input before anything else is looked at."""
+    if path in (None, "-"):
+        return
+    try:
+        os.stat(path)
+    except OSError as exc:
+        raise _input_error(path, exc) from None
+    if os.path.isdir(path):
+        raise CompgenError(f"{path}: is a directory")
+    if not os.access(path, os.R_OK):
+        raise CompgenError(f"{path}: permission denied")
+
+
 def read_input(path: str | None) -> bytes:
     """Bytes of ``path``, or of stdin for None / '-'."""
     if path in (None, "-"):
         if sys.stdin is None or sys.stdin.closed:
             raise UsageError("no input: give a file or pipe data on stdin")
         return sys.stdin.buffer.read()
-    p = Path(path)
-    if p.is_dir():
-        raise CompgenError(f"{path}: is a directory")
+    check_input(path)
     try:
-        return p.read_bytes()
-    except FileNotFoundError:
-        raise CompgenError(f"{path}: no such file") from None
-    except PermissionError:
-        raise CompgenError(f"{path}: permission denied") from None
-    except OSError as exc:
-        raise CompgenError(f"{path}: {exc.strerror or exc}") from None
+        return Path(path).read_bytes()
+    except OSError as exc:  # gone or changed since the check
+        raise _input_error(path, exc) from None
 
 
 def _default_mode() -> int:

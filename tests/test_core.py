@@ -54,18 +54,29 @@ def test_any_model_round_trips_and_pays_its_predictive_length():
     blob = comp.compress(data)
     assert comp.decompress(blob) == data
     ideal = model.predictive_code_length(data)
-    assert comp.last_stats["ideal_bits"] == pytest.approx(ideal, rel=1e-12)
-    assert comp.last_stats["payload_bits"] <= ideal * (1 + 1e-4) + 64
+    from compgen.coding.byte_coder import FLOOR
+    # the coder floors each probability at 2^-16: it pays at most -log2(1 - 256 FLOOR) bits more per byte
+    floor_cost = len(data) * -np.log2(1 - 256 * FLOOR)
+    assert ideal - 1e-9 <= comp.last_stats["ideal_bits"] <= ideal + floor_cost
+    assert comp.last_stats["payload_bits"] <= ideal * (1 + 1e-4) + floor_cost + 64
     assert model.code_length(data) == pytest.approx(ideal)  # the generic definition
 
 
-def test_codec_predictive_length_matches_coder():
+def test_codec_model_distribution_kept_and_coder_pays_its_ideal():
+    from compgen.coding.byte_coder import ByteRangeCoder
+
     gz = compgen.load("gzip:window=64")
-    data = b"to be or not to be"
-    comp = compgen.as_compressor(gz)
-    comp.compress(data)
+    data = b"to be or not to be, to be or not to be"
+    # the Model's own distribution (the paper's) still codes exactly through the generic coder
+    payload, _, raw_bits = ByteRangeCoder(gz).encode(data)
+    assert ByteRangeCoder(gz).decode(payload, len(data), {"coder": "byte-range-v2"}) == data
+    assert raw_bits >= gz.predictive_code_length(data) - 1e-6
+    # the compressor side (codec-mix) is a different, better code, and pays its ideal
+    comp = compgen.as_compressor(gz, store=False)
+    blob = comp.compress(data)
+    assert comp.decompress(blob) == data
     ideal = comp.last_stats["ideal_bits"]
-    assert ideal == pytest.approx(gz.predictive_code_length(data), rel=1e-9)
+    assert ideal < gz.predictive_code_length(data)
     assert comp.last_stats["payload_bits"] <= ideal * (1 + 1e-4) + 64
 
 

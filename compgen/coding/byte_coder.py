@@ -1,33 +1,141 @@
-"""Any Model -> payload, one byte at a time.
+"""Any Model -> payload, one byte at a time, with bounded work on hostile input.
 
-The generic conversion: for every byte, ask the model for ``p(. | bytes so far)`` and
-range code the byte. Token LMs ship their own coder; this one serves every other Model.
+The generic conversion: for every byte, ask a predictor for ``p(. | bytes so far)`` and
+range code the byte. Token LMs ship their own coder; this loop serves every other Model
+(codec models drive it with their own predictor, :mod:`compgen.compressors.codec_coder`).
 Encoder and decoder build the context the same way (the last ``max_context`` bytes,
-which is all a model may look at), so they see identical floats; giving the model a
-view of at most ``max_context`` bytes also keeps long inputs linear instead of copying
-the whole prefix for every byte.
+which is all a model may look at), so they see identical floats.
+
+Version 2 (``byte-range-v2``) floors every probability at ``FLOOR`` = 2^-16 before
+coding. That costs at most 0.6% of a bit per byte on a certain model, and buys two
+guarantees the decoder relies on:
+
+- every symbol costs at least ``MIN_BITS`` (0.093 bits: the top probability is also
+  capped at 1 - 2^-4), so a ``P``-byte payload
+  holds at most :func:`max_symbols` ``(P)`` symbols: longer stated lengths are refused
+  before decoding (the container's ``max_length`` hook);
+- the decoder adds up ``-log2 q`` of what it decodes and refuses as soon as that
+  exceeds what the payload's bits can carry, or once every payload word is read and the
+  symbols since cost more than the coder's state can hold (``TAIL_BITS``), so a corrupt
+  payload is refused after about as much work as decoding a file of its size.
+
+Files of ``byte-range-v1`` (no floor) are still decoded, with the running-cost check.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
-from .container import CoderFormat
+import numpy as np
+
+from ..errors import RefusedError
+from .container import CoderFormat, Reader, put_varint
 from .range_coder import SymbolDecoder, SymbolEncoder
 
-NAME = "byte-range-v1"
+NAME_V1 = "byte-range-v1"
+NAME = "byte-range-v2"
+CODEC_NAME = "codec-mix-v1"  # codec models' coder (compgen.compressors.codec_coder)
+
+FLOOR = 2.0 ** -16
+CAP = 1.0 - 2.0 ** -4  # no symbol more likely than this: each costs >= 0.093 bits
+MIN_BITS = -math.log2(CAP)
+TAIL_BITS = 128  # the range decoder's 64-bit state, once every word is read, with 2x margin
+V1_MIN_BITS = -math.log2(1.0 - 255 * 2.0 ** -24)  # constriction's own floor (1 of 2^24)
+SLACK_BITS = 256  # the range coder's final words and rounding, generously
+_KEEP = 1.0 - 256 * FLOOR
 
 Progress = Callable[[int], None]  # called with the number of bytes just done
+_log2 = math.log2
+_sum = np.add.reduce
 
-def _context_fn(model) -> Callable[[bytearray], bytes]:
+
+def floored(p: np.ndarray) -> np.ndarray:
+    """``p`` normalised, mixed with 2^-16 per symbol and its top capped at CAP: no symbol
+    costs less than MIN_BITS (on English text this costs nothing measurable; on very
+    repetitive data a few percent)."""
+    q = np.asarray(p, dtype=np.float64) * (_KEEP / _sum(np.asarray(p, dtype=np.float64))) + FLOOR
+    top = int(q.argmax())
+    excess = q[top] - CAP
+    if excess > 0:
+        q += excess / 255.0
+        q[top] = CAP
+    return q
+
+
+def cost_limit(payload_len: int) -> float:
+    """Most bits of ``-log2 q`` a valid payload of this size can carry (1% rounding margin)."""
+    return (8.0 * payload_len + SLACK_BITS) * 1.01
+
+
+def max_symbols(payload_len: int, min_bits: float = MIN_BITS) -> int:
+    return int(cost_limit(payload_len) / min_bits)
+
+
+def context_fn(limit: int | None) -> Callable[[bytearray], bytes]:
     """bytes-so-far -> the context to give the model (identical on both sides)."""
-    limit = model.max_context
     if limit is None:
         return bytes
     limit = int(limit)
     if limit <= 0:
         return lambda buf: b""
     return lambda buf: bytes(buf[-limit:])
+
+
+def encode_bytes(data: bytes, predict: Callable[[bytearray], np.ndarray],
+                 observe: Callable[[int], None] | None = None,
+                 progress: Progress | None = None) -> tuple[bytes, float]:
+    """Range code ``data`` under ``predict(history)`` (floored probabilities); returns (payload, ideal bits).
+
+    ``observe(byte)`` lets an adaptive predictor learn after each byte."""
+    enc = SymbolEncoder()
+    hist = bytearray()
+    for b in data:
+        enc.encode(b, predict(hist))
+        if observe is not None:
+            observe(b)
+        hist.append(b)
+        if progress:
+            progress(1)  # a model call costs far more than a tick
+    payload = enc.finish()
+    if enc.ideal_bits > cost_limit(len(payload)):  # would make the decoder refuse: never write it
+        raise RuntimeError("byte coder: code length exceeds its own decoding bound (a bug)")
+    return payload, enc.ideal_bits
+
+
+def decode_bytes(payload: bytes, length: int, predict: Callable[[bytearray], np.ndarray],
+                 observe: Callable[[int], None] | None = None, progress: Progress | None = None,
+                 min_bits: float = MIN_BITS) -> bytes:
+    """Inverse of :func:`encode_bytes`; refuses as soon as the payload cannot hold what is decoded."""
+    if length > max_symbols(len(payload), min_bits):
+        raise RefusedError(f"corrupt compgen file (a {len(payload)}-byte payload cannot hold {length} bytes)")
+    limit = cost_limit(len(payload))
+    dec = SymbolDecoder(payload)
+    out = bytearray()
+    cost = 0.0
+    tail = -1.0  # cost since the decoder ran out of words (-1: not yet)
+    for _ in range(length):
+        q = predict(out)
+        s = dec.decode(q)
+        qs = q[s]
+        if qs <= 0:
+            raise RefusedError("corrupt compgen file (payload decodes to an impossible byte); nothing written")
+        bits = -_log2(qs / _sum(q))
+        cost += bits
+        if tail >= 0:
+            tail += bits
+        elif dec.maybe_exhausted():
+            tail = 0.0
+        if cost > limit or tail > TAIL_BITS:
+            raise RefusedError("corrupt compgen file (payload decodes past its size); nothing written")
+        if observe is not None:
+            observe(s)
+        out.append(s)
+        if progress:
+            progress(1)
+    if not dec.maybe_exhausted():
+        raise RefusedError("corrupt compgen file (payload continues past the stated length); nothing written")
+    return bytes(out)
 
 
 class ByteRangeCoder:
@@ -43,46 +151,55 @@ class ByteRangeCoder:
 
     def encode(self, data: bytes, progress: Progress | None = None) -> tuple[bytes, dict, float]:
         """Returns (payload, settings to store, ideal bits)."""
-        enc = SymbolEncoder()
-        probs, context = self.model.next_byte_probs, _context_fn(self.model)
-        ctx = bytearray()
-        for b in data:
-            enc.encode(b, probs(context(ctx)))
-            ctx.append(b)
-            if progress:
-                progress(1)  # a model call costs far more than a tick
-        return enc.finish(), self.settings(), enc.ideal_bits
+        probs, context = self.model.next_byte_probs, context_fn(self.model.max_context)
+        payload, bits = encode_bytes(bytes(data), lambda h: floored(probs(context(h))), progress=progress)
+        return payload, self.settings(), bits
 
     def check_settings(self, settings: dict) -> None:
-        from ..errors import RefusedError
-
-        if settings.get("coder") != self.name:
+        if settings.get("coder") not in (NAME, NAME_V1):
             raise RefusedError(f"file was written by coder {settings.get('coder')!r}, this model decodes {self.name!r}")
 
+    def max_length(self, payload_len: int, settings: dict) -> int:
+        return max_symbols(payload_len, V1_MIN_BITS if settings.get("coder") == NAME_V1 else MIN_BITS)
+
     def decode(self, payload: bytes, length: int, settings: dict, progress: Progress | None = None) -> bytes:
-        from ..errors import RefusedError
-
         self.check_settings(settings)
-        dec = SymbolDecoder(payload)
-        probs, context = self.model.next_byte_probs, _context_fn(self.model)
-        out = bytearray()
-        for _ in range(length):
-            out.append(dec.decode(probs(context(out))))
-            if progress:
-                progress(1)
-        if not dec.maybe_exhausted():
-            raise RefusedError("corrupt compgen file (payload continues past the stated length); nothing written")
-        return bytes(out)
+        probs, context = self.model.next_byte_probs, context_fn(self.model.max_context)
+        if settings.get("coder") == NAME_V1:
+            def predict(h):
+                return np.ascontiguousarray(probs(context(h)), dtype=np.float64)
+            return decode_bytes(payload, length, predict, progress=progress, min_bits=V1_MIN_BITS)
+        return decode_bytes(payload, length, lambda h: floored(probs(context(h))), progress=progress)
 
 
-def _pack(settings: dict) -> bytes:
-    return b""  # nothing to record: the model's fingerprint says everything
+# ------------------------------------------------------------ header formats
+def _no_settings(name: str):
+    def pack(settings: dict) -> bytes:
+        return b""  # nothing to record: the model's fingerprint says everything
+
+    def unpack(raw: bytes) -> dict:
+        if raw:
+            raise ValueError(f"{name} takes no settings")
+        return {"coder": name}
+
+    return pack, unpack
 
 
-def _unpack(raw: bytes) -> dict:
-    if raw:
-        raise ValueError("byte coder takes no settings")
-    return {"coder": NAME}
+def _pack_codec(settings: dict) -> bytes:
+    out = bytearray([int(settings["topk"]), int(settings["order"])])
+    put_varint(out, int(settings["window"]))
+    return bytes(out)
 
 
-FORMATS = (CoderFormat(1, NAME, _pack, _unpack),)
+def _unpack_codec(raw: bytes) -> dict:
+    r = Reader(raw, what="codec coder settings")
+    topk, order, window = r.byte(), r.byte(), r.varint(1 << 40)
+    if not r.done() or not 1 <= topk <= 255 or order > 16:
+        raise ValueError("bad codec coder settings")
+    return {"coder": CODEC_NAME, "topk": topk, "order": order, "window": window}
+
+
+# Ids 16/17 leave 3..15 to other coders being added in parallel.
+FORMATS = (CoderFormat(1, NAME_V1, *_no_settings(NAME_V1)),
+           CoderFormat(16, NAME, *_no_settings(NAME)),
+           CoderFormat(17, CODEC_NAME, _pack_codec, _unpack_codec))

@@ -254,6 +254,8 @@ def unpack(blob: bytes) -> tuple[Header, bytes]:
         raise RefusedError("corrupt compgen file (unreadable header)") from None
     if not spec:
         raise RefusedError("corrupt compgen file (empty model spec)")
+    if not spec.isprintable():  # a spec is echoed in messages: keep them one line
+        raise RefusedError("corrupt compgen file (unprintable model spec)")
     payload = blob[pstart: pstart + plen]
     coder: dict = {}
     if stored:

@@ -12,7 +12,7 @@ import os
 import sys
 
 from ..errors import CompgenError, UsageError
-from ..fileio import copy_metadata, read_input, write_atomic, write_stdout
+from ..fileio import check_input, copy_metadata, read_input, write_atomic, write_stdout
 from ..progress import progress_bar
 
 SUFFIX = ".cg"
@@ -59,10 +59,22 @@ def check_output(args, out_path: str | None, binary: bool) -> None:
         return
     if os.path.isdir(out_path):
         raise CompgenError(f"{out_path}: is a directory")
-    if os.path.exists(out_path) and not args.force:
-        raise CompgenError(f"{out_path}: already exists (use -f to overwrite)")
-    if has_file(args) and os.path.exists(out_path) and os.path.samefile(args.file, out_path):
+    if has_file(args) and _same_file(args.file, out_path):
         raise CompgenError(f"{out_path}: output would overwrite the input")
+    if os.path.lexists(out_path) and not args.force:
+        raise CompgenError(f"{out_path}: already exists (use -f to overwrite)")
+    parent = os.path.dirname(out_path) or "."
+    if not os.path.isdir(parent):
+        raise CompgenError(f"{out_path}: no such directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CompgenError(f"{out_path}: permission denied")
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either side missing or unreadable: not the same file
+        return False
 
 
 def finish(args, data: bytes, out_path: str | None) -> None:
@@ -77,18 +89,54 @@ def finish(args, data: bytes, out_path: str | None) -> None:
             os.unlink(args.file)
 
 
+def eta_note(what: str, total: int, advance, after: float = 2.0, threshold: float = 30.0):
+    """Wrap ``advance`` so a run that will take long says so (once, early) on stderr."""
+    import time
+
+    from ..progress import _QUIET
+
+    start = time.monotonic()
+    state = {"done": 0, "said": _QUIET or total <= 0}
+
+    def tick(n: int = 1) -> None:
+        state["done"] += n
+        advance(n)
+        if state["said"]:
+            return
+        elapsed = time.monotonic() - start
+        if elapsed >= after:
+            state["said"] = True
+            rate = state["done"] / elapsed
+            left = (total - state["done"]) / rate if rate > 0 else float("inf")
+            if left >= threshold:
+                print(f"compgen: {what} of {total:,} bytes at ~{rate:,.0f} B/s: about {_duration(left)} left "
+                      "(estimated)", file=sys.stderr, flush=True)
+
+    return tick
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def run(args) -> int:
     from ..model import as_compressor
     from ..registry import load, parse_spec
 
     parse_spec(args.model)  # an unknown or malformed spec is a usage error, reported first
+    check_input(args.file)  # the input before the output: a missing input is the first thing to say
     if has_file(args) and args.file.endswith(SUFFIX) and not (args.force or args.stdout or args.output):
         raise UsageError(f"{args.file}: already has {SUFFIX} suffix (use -f to compress anyway)")
     out_path = resolve_output(args, args.file + SUFFIX if has_file(args) else None)
     check_output(args, out_path, binary=True)
     compressor = as_compressor(load(args.model))
     data = read_input(args.file)
-    with progress_bar(f"compress {compressor.model.spec}", len(data)) as advance:
-        blob = compressor.compress(data, progress=advance)
+    what = f"compress {compressor.model.spec}"
+    with progress_bar(what, len(data)) as advance:
+        blob = compressor.compress(data, progress=eta_note(what, len(data), advance))
     finish(args, blob, out_path)
     return 0

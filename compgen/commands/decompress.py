@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 
 from ..errors import UsageError
-from ..fileio import read_input
+from ..fileio import check_input, read_input
 from ..progress import progress_bar
-from .compress import SUFFIX, add_file_options, check_output, finish, has_file, resolve_output
+from .compress import SUFFIX, add_file_options, check_output, eta_note, finish, has_file, resolve_output
 
 
 def add_parser(sub):
@@ -29,6 +29,7 @@ def run(args) -> int:
 
     if args.model:
         parse_spec(args.model)
+    check_input(args.file)  # the input before the output
     default = None
     if has_file(args):
         if args.file.endswith(SUFFIX) and len(args.file) > len(SUFFIX):
@@ -42,7 +43,8 @@ def run(args) -> int:
     model = load(args.model) if args.model else None
     blob = read_input(args.file)
     header = read_header(blob)  # refuses bad files before the file's model is loaded
-    with progress_bar(f"decompress {header.spec}", header.length) as advance:
-        data = decompress(blob, model=model, progress=advance)
+    what = f"decompress {header.spec}"
+    with progress_bar(what, header.length) as advance:
+        data = decompress(blob, model=model, progress=eta_note(what, header.length, advance))
     finish(args, data, out_path)
     return 0

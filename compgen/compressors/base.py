@@ -47,6 +47,9 @@ class CompressorModel(Model):
     releases_gil = True
     #: one appended byte is below a codec's length granularity: sample scored spans
     sampling_mode = "span"
+    #: as a compressor, bytes per position the codec scores (the rest share one length;
+    #: see compgen.compressors.codec_coder); slow codecs use fewer
+    coder_topk: int = 24
 
     def __init__(self, window: int | None = None, temperature: float = 1.0, threads: int | None = None):
         if window is not None and int(window) < 0:
@@ -164,6 +167,12 @@ class CompressorModel(Model):
     def naive_next_byte_probs(self, context: bytes) -> np.ndarray:
         """The paper's definition computed literally: 256 full recompressions."""
         return probs_from_bits(8.0 * self.naive_joint_sizes(SINGLE_BYTES, context), self.temperature)
+
+    def payload_coder(self):
+        """Codec models compress through the codec-mix coder, not their raw distribution."""
+        from .codec_coder import CodecMixCoder
+
+        return CodecMixCoder(self)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -2,14 +2,20 @@
 
 PPMd has no window of its own: its model restarts when ``mem_size`` is full, so the
 default window is the memory size. Sampling usually wants a smaller ``window``.
-pyppmd holds the GIL, so candidates are scored one after another.
+Sizes are computed in recycled worker processes (:mod:`.ppmd_worker`): pyppmd leaks
+~7 KB per call, which at 256 calls per byte would otherwise exhaust memory, and
+pyppmd holds the GIL, so the processes are also what scores candidates in parallel.
 """
 
 from __future__ import annotations
 
+from typing import Sequence
+
+import numpy as np
 import pyppmd
 
 from .base import CompressorModel
+from .ppmd_worker import PpmdWorkers
 
 
 class PpmdModel(CompressorModel):
@@ -27,6 +33,7 @@ class PpmdModel(CompressorModel):
         self.order, self.mem, self.variant = order, mem, variant
         self.codec_window = mem
         super().__init__(**kw)
+        self._workers: PpmdWorkers | None = None
 
     def codec_params(self) -> dict:
         return {"order": self.order, "mem": self.mem, "variant": self.variant}
@@ -36,6 +43,28 @@ class PpmdModel(CompressorModel):
 
     def compress(self, data: bytes) -> bytes:
         return pyppmd.compress(data, max_order=self.order, mem_size=self.mem, variant=self.variant)
+
+    def workers(self) -> PpmdWorkers:
+        if self._workers is None:
+            self._workers = PpmdWorkers(self.order, self.mem, self.variant, processes=self.threads)
+        return self._workers
+
+    def compressed_size(self, data: bytes) -> int:
+        return self.workers().sizes(b"", [bytes(data)])[0]
+
+    def joint_sizes(self, candidates: Sequence[bytes], context: bytes) -> np.ndarray:
+        return np.array(self.workers().sizes(bytes(context), [bytes(c) for c in candidates]), dtype=np.int64)
+
+    def close(self) -> None:
+        super().close()
+        if self._workers is not None:
+            self._workers.close()
+            self._workers = None
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_workers"] = None
+        return state
 
     def decompress(self, blob: bytes, length: int | None = None) -> bytes:
         """Inverse of :meth:`compress`. A raw PPMd stream (as 7-Zip stores it) has no end

@@ -1,0 +1,361 @@
+"""Fuzz campaign: mutated .cg containers of every coder decode exactly or are refused, fast.
+
+    .venv/bin/python benchmarks/fuzz.py --count 100000 --jobs 2        # the campaign
+    .venv/bin/python benchmarks/fuzz.py --count 2000 --no-lm --cli 20  # quick look
+
+Containers: codec-mix (gzip and zstd models), the generic byte coder (a small adaptive
+test Model), stored files, and the LM coder with a tiny Llama byte LM built from a
+config (no download). Mutations: bit flips, truncations, insertions, deletions (the
+file CRC catches these), and -- the hard ones -- payload flips and header edits
+(length, CRC32, spec, fingerprint, flags, coder settings) with the CRC re-sealed.
+Every outcome must be the exact original or a RefusedError (the CLI's exit 3, one
+line); a wrong output, any other exception, or a decode over ``--limit`` seconds is a
+failure. ``--cli N`` also pushes N mutants through ``compgen decompress`` in a
+subprocess and checks exit code 3 and a single stderr line. Prints a table, writes
+benchmarks/results/fuzz.json. The test suite runs a bounded slice of the same
+mutations (tests/test_fuzz.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from compgen.coding import container  # noqa: E402
+from compgen.errors import RefusedError  # noqa: E402
+from compgen.model import Model  # noqa: E402
+
+TEXTS = [b"the cat sat on the mat; the cat sat on the hat.\n",
+         b"It was the best of times, it was the worst of times, it was the age of wisdom.",
+         b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab",
+         b"x", b""]
+
+
+class AdaptiveTestModel(Model):
+    """A small deterministic order-1 model (counts over the context): the generic byte coder's customer."""
+
+    name = "test-order1"
+
+    @property
+    def spec(self) -> str:
+        return "test-order1"
+
+    def fingerprint_data(self) -> dict:
+        return {"kind": "test-order1", "v": 1}
+
+    @property
+    def max_context(self) -> int:
+        return 64
+
+    def next_byte_probs(self, context: bytes) -> np.ndarray:
+        counts = np.ones(256)
+        if context:
+            last = context[-1]
+            arr = np.frombuffer(context, dtype=np.uint8)
+            follow = arr[1:][arr[:-1] == last]
+            np.add.at(counts, follow, 20.0)
+        return counts / counts.sum()
+
+
+def tiny_lm(directory: str):
+    """A 2-layer Llama byte LM saved from a config (the LM coder's path); None without torch."""
+    try:
+        import torch
+        from transformers import LlamaConfig, LlamaForCausalLM
+    except ImportError:
+        return None
+    torch.manual_seed(3)
+    cfg = LlamaConfig(vocab_size=257, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
+                      bos_token_id=256, eos_token_id=256, tie_word_embeddings=True)
+    net = LlamaForCausalLM(cfg)
+    net.save_pretrained(directory)
+    with open(os.path.join(directory, "compgen.json"), "w") as f:
+        json.dump({"kind": "byte-lm", "bos_id": 256, "context": 64,
+                   "params": sum(p.numel() for p in net.parameters()), "train": {}}, f)
+    from compgen.registry import load
+
+    return load(f"byte-lm:{directory}")
+
+
+def build_corpus(lm_dir: str | None = None) -> list[dict]:
+    """Valid containers to mutate: {coder, model (None: load from the header), original, blob}."""
+    from compgen.model import as_compressor
+    from compgen.registry import load
+
+    corpus = []
+    models = [("codec-mix gzip", load("gzip:level=6"), False), ("codec-mix zstd", load("zstd:level=3"), False),
+              ("byte-range-v2", AdaptiveTestModel(), True)]
+    for coder, model, pass_model in models:
+        for text in TEXTS:
+            blob = as_compressor(model, store=False).compress(text)
+            corpus.append({"coder": coder, "model": model if pass_model else None, "original": text, "blob": blob})
+    gz = load("gzip:level=6")
+    for text in TEXTS[:2]:
+        corpus.append({"coder": "stored", "model": None, "original": text,
+                       "blob": as_compressor(gz).compress(bytes(range(256)) + text)})
+        corpus[-1]["original"] = bytes(range(256)) + text
+    if lm_dir is not None:
+        lm = tiny_lm(lm_dir)
+        if lm is not None:
+            for text in TEXTS[:2] + TEXTS[3:]:
+                blob = as_compressor(lm, store=False).compress(text)
+                corpus.append({"coder": "lm", "model": lm, "original": text, "blob": blob})
+    for item in corpus:
+        assert container.decompress(item["blob"], model=item["model"]) == item["original"]
+    return corpus
+
+
+# ---------------------------------------------------------------- mutations
+def reseal(body: bytes) -> bytes:
+    return body + zlib.crc32(body).to_bytes(4, "little")
+
+
+def _rand_int(rng: random.Random) -> int:
+    return rng.choice([0, 1, rng.randrange(1 << 8), rng.randrange(1 << 16), rng.randrange(1 << 32),
+                       (1 << 62) + rng.randrange(1 << 20), rng.randrange(1 << 63)])
+
+
+def _header_edit(blob: bytes, rng: random.Random) -> bytes:
+    header, payload = container.unpack(blob)
+    h = container.Header(header.spec, header.fingerprint, header.length, header.crc32, dict(header.coder),
+                         header.stored)
+    field = rng.choice(["length", "length", "length_near", "crc", "spec", "fingerprint", "stored", "settings",
+                        "payload_len"])
+    if field == "length":
+        h.length = _rand_int(rng)
+    elif field == "length_near":
+        h.length = max(0, h.length + rng.randint(-3, 3) * rng.choice([1, 1, 10, 1000]))
+    elif field == "crc":
+        h.crc32 = rng.randrange(1 << 32)
+    elif field == "spec":
+        h.spec = rng.choice(["gzip", "zstd:level=3", "bz2", "nope", "gzip:level=6:window=3", "test-order1",
+                             "callable:x", "ppmd:order=2", h.spec + "x"])
+    elif field == "fingerprint":
+        h.fingerprint = os.urandom(10).hex() if rng.random() < 0.5 else h.fingerprint[:-1] + "0"
+    elif field == "stored":
+        h.stored = not h.stored
+        if not h.stored:
+            h.coder = {"coder": rng.choice(["codec-mix-v1", "byte-range-v2", "byte-range-v1"]), "topk": 24,
+                       "order": 3, "window": 4096}
+    elif field == "settings" and not h.stored:
+        c = h.coder
+        if c.get("coder") == "codec-mix-v1":
+            key = rng.choice(["topk", "order", "window"])
+            c[key] = {"topk": rng.randint(1, 255), "order": rng.randint(0, 16),
+                      "window": rng.choice([0, 1, 7, 4096, 1 << 20, 1 << 30])}[key]
+        else:
+            c["coder"] = rng.choice(["codec-mix-v1", "byte-range-v1", "byte-range-v2", "lm-lockstep-v2"])
+            c.update({"topk": 24, "order": 3, "window": 64})
+    elif field == "payload_len":
+        payload = payload[: rng.randrange(len(payload) + 1)] if rng.random() < 0.5 else payload + os.urandom(4)
+    try:
+        return container.pack(h, payload)
+    except (ValueError, KeyError, TypeError):
+        return blob[:-1]  # a field the writer itself rejects: fall back to a truncation
+
+
+def mutate(blob: bytes, rng: random.Random) -> tuple[str, bytes]:
+    kind = rng.choices(["flip", "truncate", "insert", "delete", "payload_flip_resealed", "header_edit_resealed",
+                        "byte_set_resealed"], weights=[2, 1, 1, 1, 3, 4, 2])[0]
+    b = bytearray(blob)
+    if kind == "flip":
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(b))
+            b[i] ^= 1 << rng.randrange(8)
+    elif kind == "truncate":
+        b = b[: rng.randrange(len(b))]
+    elif kind == "insert":
+        i = rng.randrange(len(b) + 1)
+        b[i:i] = os.urandom(rng.randint(1, 8))
+    elif kind == "delete":
+        i = rng.randrange(len(b))
+        del b[i: i + rng.randint(1, 8)]
+    elif kind == "payload_flip_resealed":
+        header, payload = container.unpack(blob)
+        if not payload:
+            return kind, reseal(bytes(b[:-4]) + b"\x00")
+        start = len(blob) - 4 - len(payload)
+        for _ in range(rng.randint(1, 3)):
+            i = start + rng.randrange(len(payload))
+            b[i] ^= 1 << rng.randrange(8)
+        b = bytearray(reseal(bytes(b[:-4])))
+    elif kind == "header_edit_resealed":
+        b = bytearray(_header_edit(blob, rng))
+    elif kind == "byte_set_resealed":
+        i = rng.randrange(max(1, len(b) - 4))
+        b[i] = rng.randrange(256)
+        b = bytearray(reseal(bytes(b[:-4])))
+    return kind, bytes(b)
+
+
+def classify(item: dict, mutant: bytes) -> tuple[str, float, str]:
+    """(outcome, seconds, detail): exact / refused / WRONG / TRACEBACK."""
+    t0 = time.perf_counter()
+    try:
+        out = container.decompress(mutant, model=item["model"])
+        outcome, detail = ("exact", "") if out == item["original"] else ("WRONG", f"{len(out)} bytes")
+    except RefusedError as exc:
+        outcome, detail = "refused", str(exc)
+        if "\n" in detail:
+            outcome = "TRACEBACK"
+    except _Hang:
+        outcome, detail = "HANG", ""
+    except Exception as exc:  # noqa: BLE001 -- the point is to catch everything
+        outcome, detail = "TRACEBACK", f"{type(exc).__name__}: {exc}"
+    return outcome, time.perf_counter() - t0, detail
+
+
+class _Hang(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Hang()
+
+
+# ------------------------------------------------------------------ workers
+_CORPUS: list[dict] = []
+
+
+def _init(lm_dir):
+    global _CORPUS
+    _CORPUS = build_corpus(lm_dir)
+    signal.signal(signal.SIGALRM, _alarm)
+
+
+def _run_slice(args) -> dict:
+    seed, count, hang_after, lm_share = args
+    rng = random.Random(seed)
+    lm_items = [i for i, it in enumerate(_CORPUS) if it["coder"] == "lm"]
+    other = [i for i, it in enumerate(_CORPUS) if it["coder"] != "lm"]
+    stats: dict = defaultdict(Counter)
+    worst: dict = defaultdict(float)
+    failures = []
+    for _ in range(count):
+        idx = rng.choice(lm_items) if lm_items and rng.random() < lm_share else rng.choice(other)
+        item = _CORPUS[idx]
+        kind, mutant = mutate(item["blob"], rng)
+        signal.alarm(hang_after)
+        try:
+            outcome, secs, detail = classify(item, mutant)
+        finally:
+            signal.alarm(0)
+        key = f"{item['coder']}|{kind}"
+        stats[key][outcome] += 1
+        if outcome == "refused":
+            worst[key] = max(worst[key], secs)
+        if outcome not in ("exact", "refused") and len(failures) < 20:
+            failures.append({"coder": item["coder"], "kind": kind, "outcome": outcome, "detail": detail,
+                             "mutant_hex": mutant.hex()})
+    return {"stats": {k: dict(v) for k, v in stats.items()}, "worst": dict(worst), "failures": failures}
+
+
+def cli_check(corpus: list[dict], n: int, seed: int) -> dict:
+    """N mutants through the real CLI: exit 3 and one stderr line (or exit 0 with the exact bytes)."""
+    rng = random.Random(seed)
+    items = [it for it in corpus if it["coder"] in ("codec-mix gzip", "codec-mix zstd", "stored")]
+    bad = []
+    codes: Counter = Counter()
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(n):
+            item = rng.choice(items)
+            kind, mutant = mutate(item["blob"], rng)
+            path = Path(tmp) / f"m{k}.cg"
+            path.write_bytes(mutant)
+            r = subprocess.run([sys.executable, "-m", "compgen", "-q", "decompress", "-c", str(path)],
+                               capture_output=True, env=env, timeout=60)
+            codes[r.returncode] += 1
+            ok = (r.returncode == 0 and r.stdout == item["original"]) or (
+                r.returncode == 3 and r.stdout == b"" and r.stderr.count(b"\n") == 1
+                and b"Traceback" not in r.stderr)
+            if not ok:
+                bad.append({"kind": kind, "code": r.returncode, "stderr": r.stderr.decode(errors="replace")[-300:]})
+    return {"run": n, "exit_codes": dict(codes), "bad": bad}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--count", type=int, default=100_000)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--limit", type=float, default=1.0, help="seconds a refusal may take")
+    ap.add_argument("--lm-share", type=float, default=0.1)
+    ap.add_argument("--no-lm", action="store_true")
+    ap.add_argument("--cli", type=int, default=0, help="mutants to push through the CLI as well")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "fuzz.json"))
+    args = ap.parse_args(argv)
+
+    import multiprocessing as mp
+
+    from compgen.progress import progress_bar
+
+    t0 = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        lm_dir = None if args.no_lm else os.path.join(tmp, "lm")
+        if lm_dir:
+            os.makedirs(lm_dir)
+            tiny_lm(lm_dir)  # build once; workers load it
+        per = 500
+        slices = [(args.seed * 1_000_003 + i, min(per, args.count - i * per), 10, args.lm_share)
+                  for i in range((args.count + per - 1) // per)]
+        totals: dict = defaultdict(Counter)
+        worst: dict = defaultdict(float)
+        failures: list = []
+        ctx = mp.get_context("fork")
+        with ctx.Pool(args.jobs, initializer=_init, initargs=(lm_dir,)) as pool, \
+                progress_bar("fuzz", args.count, unit="mutants") as advance:
+            for res, (_, n, _, _) in zip(pool.imap(_run_slice, slices), slices):
+                for k, v in res["stats"].items():
+                    totals[k].update(v)
+                for k, v in res["worst"].items():
+                    worst[k] = max(worst[k], v)
+                failures += res["failures"]
+                advance(n)
+        cli = cli_check(build_corpus(None), args.cli, args.seed) if args.cli else None
+    elapsed = time.time() - t0
+
+    outcomes = Counter()
+    for v in totals.values():
+        outcomes.update(v)
+    slow = {k: v for k, v in worst.items() if v >= args.limit}
+    print(f"{'coder | mutation':44s} {'n':>7s} {'exact':>6s} {'refused':>7s} {'bad':>4s} {'max refusal s':>13s}")
+    for key in sorted(totals):
+        c = totals[key]
+        bad = sum(v for o, v in c.items() if o not in ("exact", "refused"))
+        print(f"{key:44s} {sum(c.values()):7d} {c['exact']:6d} {c['refused']:7d} {bad:4d} {worst.get(key, 0):13.3f}")
+    total = sum(outcomes.values())
+    print(f"\n{total} mutants in {elapsed:.0f} s ({args.jobs} jobs): {dict(outcomes)}; "
+          f"slowest refusal {max(worst.values(), default=0):.3f} s; refusals over {args.limit} s: {len(slow)} kinds")
+    if cli:
+        print(f"CLI: {cli['run']} mutants, exit codes {cli['exit_codes']}, bad {len(cli['bad'])}")
+    result = {"count": total, "seconds": round(elapsed, 1), "jobs": args.jobs, "outcomes": dict(outcomes),
+              "by_coder_and_mutation": {k: dict(v) for k, v in totals.items()},
+              "max_refusal_seconds": {k: round(v, 4) for k, v in worst.items()},
+              "failures": failures[:50], "cli": cli, "uptime": os.getloadavg(), "python": platform.python_version()}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    failed = outcomes.get("WRONG", 0) + outcomes.get("TRACEBACK", 0) + outcomes.get("HANG", 0) + len(slow)
+    failed += len(cli["bad"]) if cli else 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""A bounded slice of the fuzz campaign (benchmarks/fuzz.py runs the long one): mutated
+containers of every coder decode to the exact input or are refused with one line."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+REPO = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("compgen_fuzz", REPO / "benchmarks" / "fuzz.py")
+fuzz = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fuzz)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    lm_dir = None
+    if importlib.util.find_spec("torch") and importlib.util.find_spec("transformers"):
+        lm_dir = str(tmp_path_factory.mktemp("tiny-lm"))
+    items = fuzz.build_corpus(lm_dir)
+    assert {"codec-mix gzip", "codec-mix zstd", "byte-range-v2", "stored"} <= {it["coder"] for it in items}
+    return items
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(index=st.integers(0, 10 ** 6), seed=st.integers(0, 2 ** 32 - 1))
+def test_mutants_decode_exactly_or_are_refused(corpus, index, seed):
+    item = corpus[index % len(corpus)]
+    kind, mutant = fuzz.mutate(item["blob"], random.Random(seed))
+    outcome, secs, detail = fuzz.classify(item, mutant)
+    assert outcome in ("exact", "refused"), (item["coder"], kind, outcome, detail, mutant.hex())
+    if outcome == "exact":
+        assert mutant == item["blob"] or kind.endswith("resealed")
+
+
+def test_mutants_through_the_cli_exit_3_with_one_line(corpus):
+    result = fuzz.cli_check(corpus, 6, seed=11)
+    assert result["run"] == 6 and result["bad"] == [], result["bad"]
+    assert set(result["exit_codes"]) <= {0, 3}
