@@ -108,17 +108,17 @@ class SymbolDecoder:
                 return self._decode(_Categorical(probs, perfect=False))
         except (AttributeError, TypeError):  # a list, or a non-contiguous array
             pass
-        except (ValueError, RuntimeError, KeyError) as exc:  # constriction signals bad data this way
+        except (ValueError, RuntimeError, KeyError, AssertionError) as exc:  # constriction signals bad data this way
             raise RefusedError(f"corrupt payload: {str(exc).splitlines()[0]}") from None
         try:
             return self._decode(_Categorical(np.ascontiguousarray(probs, dtype=_F64), perfect=False))
-        except (ValueError, RuntimeError, KeyError) as exc:
+        except (ValueError, RuntimeError, KeyError, AssertionError) as exc:
             raise RefusedError(f"corrupt payload: {str(exc).splitlines()[0]}") from None
 
     def decode_batch(self, probs: np.ndarray) -> np.ndarray:
         try:
             return self._dec.decode(_Categorical(perfect=False), np.ascontiguousarray(probs, dtype=_F64))
-        except (ValueError, RuntimeError, KeyError) as exc:
+        except (ValueError, RuntimeError, KeyError, AssertionError) as exc:
             raise RefusedError(f"corrupt payload: {str(exc).splitlines()[0]}") from None
 
     def maybe_exhausted(self) -> bool:
