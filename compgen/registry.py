@@ -102,7 +102,8 @@ def parse_spec(spec: str) -> tuple[Entry, dict]:
                 raise UsageError(f"bad spec {spec!r}: {item!r} is not KEY=VALUE")
             kwargs[key] = parse_value(value)
     if entry.positional and entry.positional not in kwargs:
-        raise UsageError(f"{name} needs an argument: {entry.params or name + ':PATH'}")
+        what = "models to mix: mix:A+B" if entry.whole_arg else f"a path: {name}:PATH"
+        raise UsageError(f"{name} needs {what}")
     return entry, kwargs
 
 

@@ -167,6 +167,18 @@ def test_byte_lm_random_binary_64k(dirs):
     assert compgen.decompress(stored) == data
 
 
+def test_losing_segments_are_stored_raw_the_rest_coded(byte_lm):
+    """Per-segment bounded expansion: noise over 200 byte values (deflate shrinks it, an untrained LM does
+    not) is stored raw; repeated text (the in-file token model predicts it) stays coded."""
+    rng = np.random.default_rng(3)
+    noise = bytes(rng.integers(0, 200, 16384, dtype=np.uint8))
+    data = noise + (TEXT * (16384 // len(TEXT) + 1))[:16384]
+    blob, stats = roundtrip(byte_lm, data)
+    s = container.read_header(blob).coder
+    assert s["streams"] == 8 and s["raw"] == [0, 1, 2, 3]
+    assert len(blob) < len(noise) + 0.5 * 16384  # the text half really coded
+
+
 def test_sliding_window_reprime_roundtrip(dirs):
     model = compgen.load(f"byte-lm:{dirs['byte']}:threads=1:batch=2:window=24")
     data = (TEXT * 8)[:600]

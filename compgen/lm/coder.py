@@ -20,8 +20,10 @@ Mixing (coder v3): an in-file token n-gram (:mod:`compgen.lm.token_mix`) adds it
 prediction to the LM's distribution at every step, shared by all streams.
 
 Bounded expansion: a segment whose coded size would exceed 8 bits per byte is stored
-raw; the encoder then runs the loop again over the remaining segments only, and the
-decoder, reading which segments are raw, runs exactly that smaller loop.
+raw (segments deflate cannot shrink are stored without asking the LM; a segment that
+overspends its 8 bits/byte budget stops at once); the encoder then runs the loop again
+over the remaining segments only, and the decoder, reading which segments are raw, runs
+exactly that smaller loop.
 
 Each token is coded in two stages so that the coder's 24-bit probability floor is paid
 on ~1k symbols instead of the whole vocabulary, and without sorting the vocabulary: first
@@ -229,7 +231,9 @@ class TokenRangeCoder:
         return min(self.model.position_limit(), tokens + 1)
 
     # ---------------------------------------------------------------- encode
-    def _run_encoder(self, seg_tokens: list[np.ndarray], progress):
+    def _run_encoder(self, seg_tokens: list[np.ndarray], budgets: np.ndarray | None, progress):
+        """Code the segments in lockstep; with ``budgets`` (bits), a segment that overspends
+        stops early (this pass is then thrown away: the caller codes the rest again)."""
         m = self.model
         enc = SymbolEncoder()
         probe: list[int] = []
@@ -244,10 +248,12 @@ class TokenRangeCoder:
             bits[rows] += st.encode(enc, rows, sym)
             if progress:
                 progress(m.codec.token_bytes(sym))
-            return sym, lengths > t + 1
+            active = lengths > t + 1
+            return sym, active if budgets is None else active & (bits <= budgets)
 
         total = int(lengths.sum())
-        lockstep(m, len(seg_tokens), m.window, self.horizon(total), choose, bool(m.mix), lambda lg: probe.append(probe_crc(lg)))
+        lockstep(m, len(seg_tokens), m.window, self.horizon(total), choose, bool(m.mix),
+                 lambda lg: probe.append(probe_crc(lg)))
         return enc, bits, (probe[0] if probe else 0)
 
     def encode(self, data: bytes, progress=None):
@@ -256,20 +262,22 @@ class TokenRangeCoder:
         streams, seg = plan_segments(len(data), m.batch)
         sizes = segment_sizes(len(data), streams, seg)
         parts = [data[i * seg: i * seg + int(sizes[i])] for i in range(streams)]
-        seg_tokens = [m.codec.encode(p) for p in parts]
-        coded = list(range(streams))
-        enc, bits, probe = self._run_encoder(seg_tokens, progress)
-        raw = [i for i in coded if bits[i] > 8 * sizes[i]]
-        if raw:  # those segments lose to 8 bits/byte: store them, code the rest again without them
-            coded = [i for i in coded if i not in raw]
-            enc, bits_c, probe = self._run_encoder([seg_tokens[i] for i in coded], None)
-            bits = np.zeros(streams)
-            bits[coded] = bits_c
+        # Bytes even deflate cannot shrink (random, already compressed) are stored without asking the LM.
+        raw = [i for i in range(streams) if len(zlib.compress(parts[i], 1)) >= len(parts[i])]
+        coded = [i for i in range(streams) if i not in raw]
+        seg_tokens = {i: m.codec.encode(parts[i]) for i in coded}
+        budgets = 8.0 * sizes[coded]
+        enc, bits_c, probe = self._run_encoder([seg_tokens[i] for i in coded], budgets, progress)
+        losers = [i for i, b, limit in zip(coded, bits_c, budgets) if b > limit]
+        if losers:  # those segments lose to 8 bits/byte: store them, code the rest again without them
+            raw = sorted(raw + losers)
+            coded = [i for i in coded if i not in losers]
+            enc, bits_c, probe = self._run_encoder([seg_tokens[i] for i in coded], None, None)
         payload = enc.finish() + b"".join(parts[i] for i in raw)
         settings = {"coder": NAME, "codec": m.codec.kind, "mix": bool(m.mix), "streams": int(streams),
                     "window": int(m.window), "threads": int(m.threads), "env": env_digest(self.cpu_path()),
                     "probe": int(probe), "tokens": int(sum(len(seg_tokens[i]) for i in coded)), "raw": raw}
-        ideal = float(bits.sum()) + 8.0 * sum(int(sizes[i]) for i in raw)
+        ideal = float(np.sum(bits_c)) + 8.0 * sum(int(sizes[i]) for i in raw)
         return payload, settings, ideal
 
     # ---------------------------------------------------------------- decode
