@@ -243,6 +243,24 @@ def test_settings_are_recorded(tok_lm):
     assert container.read_header(blob).fingerprint == tok_lm.fingerprint()
 
 
+def test_plain_lm_without_the_in_file_model(dirs, tok_lm):
+    plain = compgen.load(f"hf:{dirs['tok']}:threads=1:mix=0")
+    assert plain.spec.endswith(":mix=0") and compgen.load(plain.spec).mix == 0
+    data = TEXT * 12  # repeats: the in-file token model must help
+    blob, stats = roundtrip(plain, data)
+    assert container.read_header(blob).coder["mix"] is False
+    _, mixed = roundtrip(tok_lm, data)
+    assert mixed["ideal_bits"] < 0.8 * stats["ideal_bits"]
+
+
+def test_previous_coder_files_are_refused_by_name(tok_lm):
+    blob = compgen.as_compressor(tok_lm, store=False).compress(TEXT)
+    header, payload = container.unpack(blob)
+    header.coder = {"coder": "lm-lockstep-v2", "tokens": 3, "streams": 1}
+    with pytest.raises(RefusedError, match="lm-lockstep-v2.*older compgen"):
+        compgen.decompress(container.pack(header, payload), model=tok_lm)
+
+
 # ------------------------------------------------------------------ refusals
 def test_other_thread_count_is_refused(dirs, byte_lm):
     blob = compgen.as_compressor(byte_lm, store=False).compress(TEXT)
