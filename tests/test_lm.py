@@ -253,6 +253,14 @@ def test_plain_lm_without_the_in_file_model(dirs, tok_lm):
     assert mixed["ideal_bits"] < 0.8 * stats["ideal_bits"]
 
 
+def test_lm_in_a_byte_level_mixture_roundtrips(dirs):
+    m = compgen.load(f"mix:byte-lm:{dirs['byte']}:threads=1+ppm:order=3")
+    assert compgen.load(m.spec).fingerprint() == m.fingerprint()
+    data = TEXT[:150]
+    blob = compgen.as_compressor(m, store=False).compress(data)
+    assert compgen.decompress(blob) == data  # the header names the mixture; it is rebuilt from it
+
+
 def test_previous_coder_files_are_refused_by_name(tok_lm):
     blob = compgen.as_compressor(tok_lm, store=False).compress(TEXT)
     header, payload = container.unpack(blob)
