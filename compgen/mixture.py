@@ -13,8 +13,8 @@ samples and scores like any Model, and adapts to the file). Three ways to combin
   weight vector per bit position learned by gradient descent.
 
 Measured (benchmarks/mixing.py, alice29 first 20 KB, ppm:order=2 + ppm:order=6, alone
-3.032 / 3.135 bits/byte): linear 2.928, geometric 2.790, logistic 2.659 (at ~2 KB/s
-against ~8-9 KB/s); ppm + gzip on 3 KB: 3.867 / 3.632 / 3.424. Logistic is the default.
+3.061 / 2.874 bits/byte): linear 2.858, geometric 2.829, logistic 2.745 (at ~1.5 KB/s
+against ~3.2 KB/s); ppm + gzip on 3 KB: 3.658 / 3.617 / 3.487. Logistic is the default.
 
 The weights are a pure function of the context: the state follows the context byte by
 byte when it is extended (coding, scoring, sampling) and is replayed from the start

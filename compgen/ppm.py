@@ -1,4 +1,4 @@
-"""``ppm``: an adaptive order-k byte model with integer counts (PPM blending, escape method C).
+"""``ppm``: an adaptive order-k byte model with integer counts (PPMC with exclusion).
 
 Exact and cheap, so it serves as a mixture component (``mix:smollm2+ppm``) and as a
 baseline predictor. Its distribution is a pure function of the context it is given: the
@@ -7,10 +7,14 @@ state is kept between calls and moved by one byte when the new context extends (
 slides) the previous one, so coding or scoring a file costs O(order) dict updates per
 byte; any other context is counted from scratch.
 
-    p_o(x) = (c_o(x) + u_o * p_{o-1}(x)) / (n_o + u_o),   p_{-1} = uniform
+    p(x) = c_o(x) / (n_o + u_o) at the longest order o whose context saw x, times the
+    escape masses u / (n + u) of the longer orders; bytes no context saw share the rest
 
 with c_o the counts after the order-o context, n_o their sum and u_o the number of
-distinct bytes seen there (Moffat's escape method C, blended instead of excluded).
+distinct bytes seen there (Moffat's escape method C), each order counting only bytes
+the longer ones did not see (exclusion). Measured on alice29's first 20 KB (order 6):
+3.135 bits/byte blended without exclusion, 2.874 with it; whole alice29 order 4 / 5 / 6:
+2.271 / 2.277 / 2.302 (PPMd order 6: 2.04), hence order 4.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numpy as np
 from .errors import UsageError
 from .model import ALPHABET, Model
 
-DEFAULT_ORDER = 5
+DEFAULT_ORDER = 4
 DEFAULT_WINDOW = 1 << 16
 
 
@@ -46,7 +50,7 @@ class PpmModel(Model):
         return ":".join(parts)
 
     def fingerprint_data(self) -> dict:
-        return {"kind": "ppm", "order": self.order, "window": self.window, "escape": "C-blend"}
+        return {"kind": "ppm", "order": self.order, "window": self.window, "escape": "C-exclusion"}
 
     @property
     def max_context(self) -> int:
@@ -101,13 +105,29 @@ class PpmModel(Model):
     def next_byte_probs(self, context: bytes) -> np.ndarray:
         self._sync(context)
         buf, n = self._buf, len(self._buf)
-        p = np.full(ALPHABET, 1.0 / ALPHABET)
+        tables = []
         for o in range(min(self.order, n) + 1):
             table = self._counts[o].get(bytes(buf[n - o:]) if o else b"")
             if not table:
                 break  # a longer context unseen too
-            total, distinct = sum(table.values()), len(table)
-            c = np.zeros(ALPHABET)
-            c[list(table)] = list(table.values())
-            p = (c + distinct * p) / (total + distinct)
+            tables.append(table)
+        p = np.zeros(ALPHABET)
+        seen = np.zeros(ALPHABET, dtype=bool)
+        mass = 1.0
+        for table in reversed(tables):  # longest context first; escapes exclude what it saw
+            syms = np.fromiter(table.keys(), dtype=np.int64, count=len(table))
+            counts = np.fromiter(table.values(), dtype=np.float64, count=len(table))
+            keep = ~seen[syms]
+            syms, counts = syms[keep], counts[keep]
+            if not len(syms):
+                continue
+            total, distinct = counts.sum(), len(syms)
+            p[syms] += mass * counts / (total + distinct)
+            mass *= distinct / (total + distinct)
+            seen[syms] = True
+        rest = ALPHABET - int(seen.sum())
+        if rest:
+            p[~seen] += mass / rest
+        else:
+            p *= 1.0 / (1.0 - mass)  # every byte seen: the last escape's mass goes back to them
         return p
