@@ -312,8 +312,9 @@ class TokenRangeCoder:
             raw = [int(i) for i in settings["raw"]]
         except (KeyError, TypeError, ValueError):
             raise RefusedError("corrupt compgen file (bad LM coder settings)") from None
-        want_streams, seg = plan_segments(length, m.batch)
-        sizes = segment_sizes(length, streams, seg) if streams == want_streams else None
+        # The plan follows from the length and the stream count alone (not this model's batch).
+        seg = -(-length // streams) if streams else 0
+        sizes = segment_sizes(length, streams, seg) if streams and -(-length // seg) == streams else None
         if (sizes is None or window != m.window or sorted(set(raw)) != raw or any(not 0 <= i < streams for i in raw)
                 or n_tokens > 2 * length + streams):
             raise RefusedError("corrupt compgen file (inconsistent segment plan)")
