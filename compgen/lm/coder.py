@@ -314,7 +314,7 @@ class TokenRangeCoder:
             raise RefusedError("corrupt compgen file (bad LM coder settings)") from None
         # The plan follows from the length and the stream count alone (not this model's batch).
         seg = -(-length // streams) if streams else 0
-        sizes = segment_sizes(length, streams, seg) if streams and -(-length // seg) == streams else None
+        sizes = segment_sizes(length, streams, seg) if (streams and -(-length // seg) == streams) or length == streams == 0 else None
         if (sizes is None or window != m.window or sorted(set(raw)) != raw or any(not 0 <= i < streams for i in raw)
                 or n_tokens > 2 * length + streams):
             raise RefusedError("corrupt compgen file (inconsistent segment plan)")
