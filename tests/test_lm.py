@@ -158,10 +158,25 @@ def test_byte_lm_random_binary_64k(dirs):
     data = np.random.default_rng(7).bytes(65536)
     blob, stats = roundtrip(model, data)
     assert stats["payload_bits"] <= stats["ideal_bits"] * 1.001 + 64
-    assert container.read_header(blob).coder["streams"] == 128
-    stored = compgen.as_compressor(model).compress(data)  # an untrained model loses to 8 bits/byte
+    header = container.read_header(blob)
+    assert header.coder["streams"] == 16  # one segment per 4 KiB
+    # an untrained model loses to 8 bits/byte: the losing segments are stored raw, even coded
+    assert header.coder["raw"] and len(blob) <= len(data) + 100 - len("smollm2:threads=2") + len(model.spec)
+    stored = compgen.as_compressor(model).compress(data)
     assert container.read_header(stored).stored and len(stored) <= len(data) + 40 + len(model.spec)
     assert compgen.decompress(stored) == data
+
+
+def test_losing_segments_are_stored_raw_the_rest_coded(byte_lm):
+    """Per-segment bounded expansion: noise over 200 byte values (deflate shrinks it, an untrained LM does
+    not) is stored raw; repeated text (the in-file token model predicts it) stays coded."""
+    rng = np.random.default_rng(3)
+    noise = bytes(rng.integers(0, 200, 16384, dtype=np.uint8))
+    data = noise + (TEXT * (16384 // len(TEXT) + 1))[:16384]
+    blob, stats = roundtrip(byte_lm, data)
+    s = container.read_header(blob).coder
+    assert s["streams"] == 8 and s["raw"] == [0, 1, 2, 3]
+    assert len(blob) < len(noise) + 0.5 * 16384  # the text half really coded
 
 
 def test_sliding_window_reprime_roundtrip(dirs):
@@ -169,7 +184,7 @@ def test_sliding_window_reprime_roundtrip(dirs):
     data = (TEXT * 8)[:600]
     blob, _ = roundtrip(model, data)
     header = container.read_header(blob)
-    assert header.coder["window"] == 24 and header.coder["segment"] > 24  # so the window slid
+    assert header.coder["window"] == 24 and len(data) / header.coder["streams"] > 24  # so the window slid
 
 
 # ------------------------------------------------------------------ the Llama stepper
@@ -202,7 +217,7 @@ def test_llama_byte_lm_roundtrip_through_ring_and_reprime(dirs):
     data = (TEXT * 8)[:600] + bytes(range(256))
     blob, stats = roundtrip(model, data)
     header = container.read_header(blob)
-    assert header.coder["window"] == 24 and header.coder["segment"] > 64  # ring wrapped, re-primed
+    assert header.coder["window"] == 24 and header.coder["tokens"] > 64  # ring wrapped, re-primed
     assert stats["payload_bits"] <= stats["ideal_bits"] * 1.001 + 64
 
 
@@ -222,9 +237,36 @@ def test_llama_int8_is_close_to_float_and_its_own_model(dirs):
 def test_settings_are_recorded(tok_lm):
     blob, _ = roundtrip(tok_lm, TEXT * 4)
     s = container.read_header(blob).coder
-    assert s["threads"] == 1 and s["dtype"] == "float32" and s["torch"] == torch.__version__
-    assert s["streams"] * s["segment"] >= s["tokens"] and len(s["segment_check"]) == 4 * s["streams"]
+    assert s["coder"] == "lm-lockstep-v3" and s["threads"] == 1 and s["mix"] and s["raw"] == []
+    assert s["streams"] == 1 and s["tokens"] > 0 and s["window"] == tok_lm.window
+    assert container.header_size(blob) <= 96 - len("smollm2:threads=2") + len(tok_lm.spec)
     assert container.read_header(blob).fingerprint == tok_lm.fingerprint()
+
+
+def test_plain_lm_without_the_in_file_model(dirs, tok_lm):
+    plain = compgen.load(f"hf:{dirs['tok']}:threads=1:mix=0")
+    assert plain.spec.endswith(":mix=0") and compgen.load(plain.spec).mix == 0
+    data = TEXT * 12  # repeats: the in-file token model must help
+    blob, stats = roundtrip(plain, data)
+    assert container.read_header(blob).coder["mix"] is False
+    _, mixed = roundtrip(tok_lm, data)
+    assert mixed["ideal_bits"] < 0.8 * stats["ideal_bits"]
+
+
+def test_lm_in_a_byte_level_mixture_roundtrips(dirs):
+    m = compgen.load(f"mix:byte-lm:{dirs['byte']}:threads=1+ppm:order=3")
+    assert compgen.load(m.spec).fingerprint() == m.fingerprint()
+    data = TEXT[:150]
+    blob = compgen.as_compressor(m, store=False).compress(data)
+    assert compgen.decompress(blob) == data  # the header names the mixture; it is rebuilt from it
+
+
+def test_previous_coder_files_are_refused_by_name(tok_lm):
+    blob = compgen.as_compressor(tok_lm, store=False).compress(TEXT)
+    header, payload = container.unpack(blob)
+    header.coder = {"coder": "lm-lockstep-v2", "tokens": 3, "streams": 1}
+    with pytest.raises(RefusedError, match="lm-lockstep-v2.*older compgen"):
+        compgen.decompress(container.pack(header, payload), model=tok_lm)
 
 
 # ------------------------------------------------------------------ refusals
@@ -255,10 +297,10 @@ def test_diverging_floats_are_detected_not_emitted(byte_lm):
     s = container.read_header(blob).coder
     with pytest.raises(RefusedError, match="different probabilities"):
         compgen.decompress(_tamper(blob, probe=s["probe"] ^ 1), model=byte_lm)
-    with pytest.raises(RefusedError, match="checksum"):
-        compgen.decompress(_tamper(blob, segment_check=s["segment_check"][:-1] + ("0" if s["segment_check"][-1] != "0" else "1")), model=byte_lm)
-    with pytest.raises(RefusedError, match="torch"):
-        compgen.decompress(_tamper(blob, torch="0.0.1"), model=byte_lm)
+    with pytest.raises(RefusedError, match="CPU path"):
+        compgen.decompress(_tamper(blob, env=s["env"] ^ 1), model=byte_lm)
+    with pytest.raises(RefusedError, match="checksum|corrupt"):  # a segment said raw that was coded
+        compgen.decompress(_tamper(blob, raw=[0]), model=byte_lm)
     with pytest.raises(RefusedError, match="byte-range-v1"):  # a header naming another coder
         compgen.decompress(_tamper(blob, coder="byte-range-v1"), model=byte_lm)
     with pytest.raises(RefusedError):

@@ -1,13 +1,29 @@
 """Token-level range coding with an LM: many segments in lockstep, encoder == decoder.
 
-The token stream is cut into ``streams`` equal segments that are coded side by side as
-one batch (one incremental KV-cache step codes one token of every segment: 10x the
-throughput of a single stream on CPU). A float computed by a full forward differs from
-the same float computed incrementally, and batch composition and thread count change
-floats too, so the encoder does not run a fast teacher-forced forward: it runs the
-decoder's own loop (:func:`lockstep`) and merely picks the known token where the
-decoder would decode one. Every setting that can change a float is recorded and
-checked; a probe of the first logits and 16 CRC bits per segment catch any divergence left.
+The input is cut into ``streams`` equal byte segments, each tokenised on its own and
+coded side by side as one batch (one incremental KV-cache step codes one token of every
+segment: ~10x the throughput of a single stream on CPU). A float computed by a full
+forward differs from the same float computed incrementally, and batch composition and
+thread count change floats too, so the encoder does not run a fast teacher-forced
+forward: it runs the decoder's own loop (:func:`lockstep`) and merely picks the known
+token where the decoder would decode one. Every setting that can change a float is
+recorded and checked (threads explicitly; dtype, weights, library versions through the
+model fingerprint; the CPU path as a digest), and a probe of the first logits catches
+any divergence left before a byte is decoded; the container's CRC32 catches the rest.
+
+Plan: inputs under ``SINGLE_STREAM_BELOW`` bytes are one stream (a cold start costs
+~230 bits, 2 % of 12 KB); longer ones get one segment per ``SEGMENT_BYTES`` up to the
+model's ``batch``. A decoder knows every segment's byte length from the plan and stops a
+stream when its bytes are complete, so no per-segment lengths are stored.
+
+Mixing (coder v3): an in-file token n-gram (:mod:`compgen.lm.token_mix`) adds its
+prediction to the LM's distribution at every step, shared by all streams.
+
+Bounded expansion: a segment whose coded size would exceed 8 bits per byte is stored
+raw (segments deflate cannot shrink are stored without asking the LM; a segment that
+overspends its 8 bits/byte budget stops at once); the encoder then runs the loop again
+over the remaining segments only, and the decoder, reading which segments are raw, runs
+exactly that smaller loop.
 
 Each token is coded in two stages so that the coder's 24-bit probability floor is paid
 on ~1k symbols instead of the whole vocabulary, and without sorting the vocabulary: first
@@ -24,52 +40,115 @@ import numpy as np
 
 from ..coding.range_coder import SymbolDecoder, SymbolEncoder
 from ..errors import RefusedError
+from .settings import NAME, OLD_NAMES, env_digest
 from .stepper import make_stepper
+from .token_mix import TokenMixer
 
-from .settings import NAME
 BLOCK = 1024
 LOGIT_FLOOR = -80.0  # nats below the best token: every token keeps a positive float32 share
-MIN_SEGMENT = 256  # tokens; shorter segments cost more cold starts than they save in time
+SINGLE_STREAM_BELOW = 16 * 1024  # bytes
+SEGMENT_BYTES = 4096  # one more stream per this many bytes, up to the model's batch
 
 
-def plan_segments(n_tokens: int, streams: int) -> tuple[int, int]:
-    """(streams, segment length): equal segments, the last one possibly shorter."""
-    if n_tokens == 0:
+def plan_segments(n_bytes: int, batch: int) -> tuple[int, int]:
+    """(streams, segment bytes): equal byte segments, the last one possibly shorter."""
+    if n_bytes == 0:
         return 0, 0
-    seg = max(-(-n_tokens // streams), min(n_tokens, MIN_SEGMENT))
-    return -(-n_tokens // seg), seg
+    streams = 1 if n_bytes < SINGLE_STREAM_BELOW else max(1, min(int(batch), n_bytes // SEGMENT_BYTES))
+    seg = -(-n_bytes // streams)
+    return -(-n_bytes // seg), seg
+
+
+def segment_sizes(n_bytes: int, streams: int, seg: int) -> np.ndarray:
+    return np.array([min(seg, n_bytes - i * seg) for i in range(streams)], dtype=np.int64)
+
+
+class ByteCounter:
+    """Bytes decoded per stream from its tokens, exactly (an escape's digits yield one byte)."""
+
+    def __init__(self, codec, streams: int):
+        self.lens = np.asarray(getattr(codec, "_lens", None) if codec.kind == "tokens" else
+                               np.r_[np.ones(256, np.int64), np.zeros(max(0, codec.vocab_size - 256), np.int64)])
+        self.esc = getattr(codec, "esc_id", None)
+        self.n_digits = int(getattr(codec, "n_digits", 1))
+        self.bytes = np.zeros(streams, dtype=np.int64)
+        self.pending = np.zeros(streams, dtype=np.int64)  # escape digits still to come
+
+    def add(self, rows: np.ndarray, tokens: np.ndarray) -> None:
+        pend = self.pending[rows]
+        in_escape = pend > 0
+        gain = np.where(in_escape, (pend == 1).astype(np.int64), self.lens[tokens])
+        self.bytes[rows] += gain
+        pend = np.where(in_escape, pend - 1, 0)
+        if self.esc is not None:
+            pend = np.where(~in_escape & (tokens == self.esc), self.n_digits, pend)
+        self.pending[rows] = pend
+
+    def done(self, sizes: np.ndarray) -> np.ndarray:
+        return (self.bytes >= sizes) & (self.pending == 0)
 
 
 class Stages:
-    """Deterministic two-stage split of one lockstep step's distributions (block, offset)."""
+    """Deterministic two-stage split of one lockstep step's distributions (block, offset),
+    with the in-file model's prediction mixed in where it has one."""
 
     def __init__(self, logits: np.ndarray, block: int = BLOCK):
         logits = np.asarray(logits, dtype=np.float32)
         rows, vocab = logits.shape
         self.vocab = vocab
         self.block = min(block, vocab)
-        blocks = -(-vocab // self.block)
-        x = np.zeros((rows, blocks * self.block), dtype=np.float32)
+        self.blocks = -(-vocab // self.block)
+        x = np.zeros((rows, self.blocks * self.block), dtype=np.float32)
         x[:, :vocab] = logits
         x[:, :vocab] -= logits.max(axis=1, keepdims=True)
         np.maximum(x[:, :vocab], LOGIT_FLOOR, out=x[:, :vocab])
-        e = np.exp(x, out=x)  # float32 exp (SIMD); sums in float64
-        if blocks * self.block > vocab:
-            e[:, vocab:] = 0.0  # ids past the vocabulary never occur
-        self.e = e.reshape(rows, blocks, self.block)
-        self.stage1 = self.e.sum(axis=2, dtype=np.float64) if blocks > 1 else None
+        self.flat = np.exp(x, out=x)  # float32 exp (SIMD); sums in float64
+        if self.blocks * self.block > vocab:
+            self.flat[:, vocab:] = 0.0  # ids past the vocabulary never occur
+        self.mix: dict = {}  # row -> (prediction, the LM's own values at its tokens, Z)
+        self.stage1 = None
+
+    def add_predictions(self, rows, predictions) -> None:
+        """Mix each row's (tokens, q, lam, bucket) prediction in: e += lam/(1-lam) * Z * q."""
+        for r, pred in zip(rows, predictions):
+            if pred is None:
+                continue
+            toks, q, lam, _ = pred
+            z = float(self.flat[r].sum(dtype=np.float64))
+            own = self.flat[r, toks].copy()
+            self.flat[r, toks] = own + (lam / (1.0 - lam) * z * q).astype(np.float32)
+            self.mix[r] = (pred, own, z)
+
+    def lm_prob(self, r: int, x: int) -> float:
+        """The LM's own probability of token x in row r (before mixing)."""
+        pred, own, z = self.mix[r]
+        hit = np.flatnonzero(pred[0] == x)
+        return float(own[hit[0]] if hit.size else self.flat[r, x]) / z
+
+    def _finish(self) -> None:
+        if self.stage1 is None:
+            self.e = self.flat.reshape(len(self.flat), self.blocks, self.block)
+            self.stage1 = self.e.sum(axis=2, dtype=np.float64) if self.blocks > 1 else False
 
     def stage2(self, rows: np.ndarray, blocks: np.ndarray) -> np.ndarray:
         return self.e[rows, blocks].astype(np.float64)
 
-    def encode(self, enc: SymbolEncoder, rows: np.ndarray, symbols: np.ndarray) -> None:
+    def encode(self, enc: SymbolEncoder, rows: np.ndarray, symbols: np.ndarray) -> np.ndarray:
+        """Code symbols of rows; returns each one's ideal bits."""
+        self._finish()
         blk, off = np.divmod(symbols, self.block)
-        if self.stage1 is not None:
-            enc.encode_batch(blk, self.stage1[rows])
-        enc.encode_batch(off, self.stage2(rows, blk))
+        s2 = self.stage2(rows, blk)
+        bits = np.log2(s2.sum(axis=1)) - np.log2(s2[np.arange(len(rows)), off])
+        if self.stage1 is not False:
+            s1 = self.stage1[rows]
+            enc.encode_batch(blk, s1)
+            bits += np.log2(s1.sum(axis=1)) - np.log2(s1[np.arange(len(rows)), blk])
+        enc.encode_batch(off, s2)
+        return bits
 
     def decode(self, dec: SymbolDecoder, rows: np.ndarray) -> np.ndarray:
-        if self.stage1 is not None:
+        self._finish()
+        if self.stage1 is not False:
             blk = np.asarray(dec.decode_batch(self.stage1[rows]), dtype=np.int64)
         else:
             blk = np.zeros(len(rows), dtype=np.int64)
@@ -77,43 +156,58 @@ class Stages:
         return blk * self.block + off
 
 
-def lockstep(model, lengths: np.ndarray, window: int, choose: Callable, on_probe: Callable | None = None) -> np.ndarray:
-    """Run the incremental loop over ``len(lengths)`` streams; ``choose(t, stages, active)``
-    returns the tokens of step t. Identical for encoder and decoder by construction."""
-    streams, steps = len(lengths), int(lengths.max()) if len(lengths) else 0
-    hist = np.zeros((streams, steps), dtype=np.int64)
+def lockstep(model, streams: int, window: int, horizon: int, choose: Callable, mixing: bool,
+             on_probe: Callable | None = None) -> list[list[int]]:
+    """Run the incremental loop over ``streams`` streams until ``choose`` reports every one done.
+
+    ``choose(t, stages, rows)`` returns the tokens of the active ``rows`` at step t and the
+    mask of streams still active afterwards. Identical for encoder and decoder by construction.
+    """
+    tokens: list[list[int]] = [[] for _ in range(streams)]
     if streams == 0:
-        return hist
+        return tokens
     bos = model.codec.bos_id
     keep = max(1, window // 2 - 1)
-    stepper = make_stepper(model, streams, min(window, steps + 1), min(model.position_limit(), steps + 1))
+    stepper = make_stepper(model, streams, min(window, horizon), horizon)
+    mixer = TokenMixer() if mixing else None
     model.set_threads()
     logits = stepper.prime(np.full((streams, 1), bos, dtype=np.int64))
     if on_probe is not None:
         on_probe(logits)
-    for t in range(steps):
-        active = lengths > t
-        sym = choose(t, Stages(logits), active)
-        hist[:, t] = sym
-        if t == steps - 1:
-            break
+    fed = np.zeros((streams, 0), dtype=np.int64)  # what the stepper saw since its last prime
+    active = np.ones(streams, dtype=bool)
+    t = 0
+    while True:
+        rows = np.flatnonzero(active)
+        st = Stages(logits)
+        preds = None
+        if mixer is not None:
+            preds = [mixer.predict(tokens[r], t) for r in rows]
+            st.add_predictions(rows, preds)
+        sym_rows, active = choose(t, st, rows)
+        sym = np.zeros(streams, dtype=np.int64)
+        sym[rows] = sym_rows
+        for r, x in zip(rows.tolist(), sym_rows.tolist()):
+            tokens[r].append(x)
+        if mixer is not None:
+            for r, x, pred in zip(rows.tolist(), sym_rows.tolist(), preds):
+                if pred is not None:
+                    mixer.learn(pred, x, st.lm_prob(r, x))
+            for r in rows.tolist():
+                mixer.add(tokens[r], t)
+        if not active.any():
+            return tokens
+        t += 1
+        fed = np.concatenate([fed[:, -(keep - 1):] if keep > 1 else fed[:, :0], sym[:, None]], axis=1)
         if stepper.length >= stepper.horizon:  # out of positions: re-prime with the last `keep` tokens
-            k = min(keep, t + 1)
-            ids = np.concatenate([np.full((streams, 1), bos, dtype=np.int64), hist[:, t + 1 - k: t + 1]], axis=1)
+            ids = np.concatenate([np.full((streams, 1), bos, dtype=np.int64), fed[:, -keep:]], axis=1)
             logits = stepper.prime(ids)
         else:
             logits = stepper.step(sym)
-    return hist
 
 
 def probe_crc(logits: np.ndarray) -> int:
     return zlib.crc32(np.ascontiguousarray(logits[0], dtype=np.float32).tobytes())
-
-
-def segment_checks(hist: np.ndarray, lengths: np.ndarray) -> str:
-    """16 bits of CRC32 per segment as hex: names the diverged segment, costs 2 bytes each."""
-    return "".join(f"{zlib.crc32(hist[i, : lengths[i]].astype('<i4').tobytes()) & 0xFFFF:04x}"
-                   for i in range(len(lengths)))
 
 
 class TokenRangeCoder:
@@ -124,93 +218,143 @@ class TokenRangeCoder:
     def __init__(self, model):
         self.model = model
 
-    def environment(self) -> dict:
+    # ---------------------------------------------------------------- environment
+    def cpu_path(self) -> str:
         import torch
 
         try:
-            cpu = torch.backends.cpu.get_cpu_capability()
+            return str(torch.backends.cpu.get_cpu_capability())
         except Exception:  # pragma: no cover - very old torch
-            cpu = "unknown"
-        return {"threads": self.model.threads, "dtype": self.model.dtype, "torch": torch.__version__, "cpu": cpu}
+            return "unknown"
+
+    def horizon(self, tokens: int) -> int:
+        return min(self.model.position_limit(), tokens + 1)
+
+    # ---------------------------------------------------------------- encode
+    def _run_encoder(self, seg_tokens: list[np.ndarray], budgets: np.ndarray | None, progress):
+        """Code the segments in lockstep; with ``budgets`` (bits), a segment that overspends
+        stops early (this pass is then thrown away: the caller codes the rest again)."""
+        m = self.model
+        enc = SymbolEncoder()
+        probe: list[int] = []
+        lengths = np.array([len(s) for s in seg_tokens], dtype=np.int64)
+        bits = np.zeros(len(seg_tokens))
+        padded = np.zeros((len(seg_tokens), int(lengths.max(initial=0)) + 1), dtype=np.int64)
+        for i, s in enumerate(seg_tokens):
+            padded[i, : len(s)] = s
+
+        def choose(t, st: Stages, rows):
+            sym = padded[rows, t]
+            bits[rows] += st.encode(enc, rows, sym)
+            if progress:
+                progress(m.codec.token_bytes(sym))
+            active = lengths > t + 1
+            return sym, active if budgets is None else active & (bits <= budgets)
+
+        total = int(lengths.sum())
+        lockstep(m, len(seg_tokens), m.window, self.horizon(total), choose, bool(m.mix),
+                 lambda lg: probe.append(probe_crc(lg)))
+        return enc, bits, (probe[0] if probe else 0)
 
     def encode(self, data: bytes, progress=None):
         m = self.model
-        tokens = m.codec.encode(data)
-        streams, seg = plan_segments(len(tokens), m.batch)
-        lengths = np.array([min(seg, len(tokens) - i * seg) for i in range(streams)], dtype=np.int64)
-        padded = np.zeros((streams, seg), dtype=np.int64)
-        for i in range(streams):
-            padded[i, : lengths[i]] = tokens[i * seg: i * seg + lengths[i]]
-        enc = SymbolEncoder()
-        probe = []
+        data = bytes(data)
+        streams, seg = plan_segments(len(data), m.batch)
+        sizes = segment_sizes(len(data), streams, seg)
+        parts = [data[i * seg: i * seg + int(sizes[i])] for i in range(streams)]
+        # Bytes even deflate cannot shrink (random, already compressed) are stored without asking the LM.
+        raw = [i for i in range(streams) if len(zlib.compress(parts[i], 1)) >= len(parts[i])]
+        coded = [i for i in range(streams) if i not in raw]
+        seg_tokens = {i: m.codec.encode(parts[i]) for i in coded}
+        budgets = 8.0 * sizes[coded]
+        enc, bits_c, probe = self._run_encoder([seg_tokens[i] for i in coded], budgets, progress)
+        losers = [i for i, b, limit in zip(coded, bits_c, budgets) if b > limit]
+        if losers:  # those segments lose to 8 bits/byte: store them, code the rest again without them
+            raw = sorted(raw + losers)
+            coded = [i for i in coded if i not in losers]
+            enc, bits_c, probe = self._run_encoder([seg_tokens[i] for i in coded], None, None)
+        payload = enc.finish() + b"".join(parts[i] for i in raw)
+        settings = {"coder": NAME, "codec": m.codec.kind, "mix": bool(m.mix), "streams": int(streams),
+                    "window": int(m.window), "threads": int(m.threads), "env": env_digest(self.cpu_path()),
+                    "probe": int(probe), "tokens": int(sum(len(seg_tokens[i]) for i in coded)), "raw": raw}
+        ideal = float(np.sum(bits_c)) + 8.0 * sum(int(sizes[i]) for i in raw)
+        return payload, settings, ideal
 
-        def choose(t, st: Stages, active):
-            sym = padded[:, t]
-            rows = np.flatnonzero(active)
-            st.encode(enc, rows, sym[rows])
-            if progress:
-                progress(m.codec.token_bytes(sym[rows]))
-            return sym
-
-        hist = lockstep(m, lengths, m.window, choose, lambda lg: probe.append(probe_crc(lg)))
-        settings = {"coder": NAME, "codec": m.codec.kind, "tokens": int(len(tokens)), "streams": int(streams),
-                    "segment": int(seg), "window": int(m.window), "block": BLOCK, **self.environment(),
-                    "probe": probe[0] if probe else 0, "segment_check": segment_checks(hist, lengths)}
-        return enc.finish(), settings, enc.ideal_bits
-
+    # ---------------------------------------------------------------- decode
     def check_settings(self, s: dict) -> None:
+        if s.get("coder") in OLD_NAMES:
+            raise RefusedError(f"file was written by coder {s.get('coder')} (an older compgen); this build decodes "
+                               f"{NAME} only: decompress it with the compgen that wrote it")
         if s.get("coder") != NAME:
             raise RefusedError(f"file was written by coder {s.get('coder')!r}; this model decodes {NAME!r}")
-        env = self.environment()
-        if s.get("threads") != env["threads"]:
+        if s.get("threads") != self.model.threads:
             raise RefusedError(f"file was compressed with {s.get('threads')} torch threads and this model runs "
-                               f"{env['threads']}: the floats would differ; decode with -m '{self._spec(s)}'")
-        for key, what in (("dtype", "dtype"), ("torch", "torch version"), ("cpu", "CPU capability")):
-            if s.get(key) != env[key]:
-                raise RefusedError(f"file was compressed with {what} {s.get(key)}, this is {env[key]}: "
-                                   "the model's floats would differ, refusing to decode")
-        if s.get("codec") != self.model.codec.kind or s.get("block") != BLOCK:
-            raise RefusedError("file was written with a different token codec or coder layout")
+                               f"{self.model.threads}: the floats would differ; decode with -m '{self._spec(s)}'")
+        if s.get("env") != env_digest(self.cpu_path()):
+            raise RefusedError(f"file was compressed on another CPU path (this is {self.cpu_path()}): "
+                               "the model's floats would differ, refusing to decode")
+        if s.get("codec") != self.model.codec.kind:
+            raise RefusedError("file was written with a different token codec")
 
     def _spec(self, s: dict) -> str:
         import re
 
         return re.sub(r":threads=\d+", f":threads={s.get('threads')}", self.model.spec)
 
+    def max_length(self, payload_len: int, settings: dict) -> int | None:
+        return None  # a token may cost almost nothing; the token count bounds the work instead
+
     def decode(self, payload: bytes, length: int, settings: dict, progress=None) -> bytes:
         self.check_settings(settings)
         m = self.model
         try:
-            n, streams, seg, window = (int(settings[k]) for k in ("tokens", "streams", "segment", "window"))
-            checks = str(settings["segment_check"])
+            streams, window, n_tokens = (int(settings[k]) for k in ("streams", "window", "tokens"))
+            raw = [int(i) for i in settings["raw"]]
         except (KeyError, TypeError, ValueError):
             raise RefusedError("corrupt compgen file (bad LM coder settings)") from None
-        lengths = np.array([min(seg, n - i * seg) for i in range(streams)], dtype=np.int64)
-        if ((len(lengths) and lengths.min() <= 0) or lengths.sum() != n or len(checks) != 4 * streams
-                or not 8 <= window <= m.position_limit()):
+        # The plan follows from the length and the stream count alone (not this model's batch).
+        seg = -(-length // streams) if streams else 0
+        sizes = segment_sizes(length, streams, seg) if (streams and -(-length // seg) == streams) or length == streams == 0 else None
+        if (sizes is None or window != m.window or sorted(set(raw)) != raw or any(not 0 <= i < streams for i in raw)
+                or n_tokens > 2 * length + streams):
             raise RefusedError("corrupt compgen file (inconsistent segment plan)")
-        dec = SymbolDecoder(payload)
+        raw_bytes = sum(int(sizes[i]) for i in raw)
+        coded = [i for i in range(streams) if i not in raw]
+        words = payload[: len(payload) - raw_bytes] if raw_bytes <= len(payload) else None
+        if words is None:
+            raise RefusedError("corrupt compgen file (payload shorter than its raw segments)")
+        dec = SymbolDecoder(words)
+        csizes = sizes[coded]
+        counter = ByteCounter(m.codec, len(coded))
+        budget = [n_tokens]
 
         def check_probe(logits):
             if probe_crc(logits) != settings.get("probe"):
                 raise RefusedError("this machine computes different probabilities than the compressing one "
                                    "(CPU or library differs); refusing to decode")
 
-        def choose(t, st: Stages, active):
-            rows = np.flatnonzero(active)
-            sym = np.zeros(len(active), dtype=np.int64)
-            sym[rows] = st.decode(dec, rows)
-            if sym.max() >= st.vocab:  # only garbage decodes to a padding id
+        def choose(t, st: Stages, rows):
+            sym = st.decode(dec, rows)
+            if sym.max(initial=0) >= st.vocab:  # only garbage decodes to a padding id
                 raise RefusedError("corrupt compgen file (decoded a token outside the vocabulary)")
+            budget[0] -= len(rows)
+            counter.add(rows, sym)
+            if budget[0] < 0 or (counter.bytes > csizes).any():
+                raise RefusedError("corrupt compgen file (decoded past the stated length)")
             if progress:
-                progress(m.codec.token_bytes(sym[rows]))
-            return sym
+                progress(m.codec.token_bytes(sym))
+            return sym, ~counter.done(csizes)
 
-        hist = lockstep(m, lengths, window, choose, check_probe)
-        got = segment_checks(hist, lengths)
-        bad = [i for i in range(streams) if got[4 * i: 4 * i + 4] != checks[4 * i: 4 * i + 4]]
-        if bad:
-            raise RefusedError(f"decoded segments {bad[:5]} fail their checksums (the model's floats diverged "
-                               "from the compressor's); nothing written")
-        tokens = np.concatenate([hist[i, : lengths[i]] for i in range(streams)]) if streams else np.zeros(0, np.int64)
-        return m.codec.decode(tokens)
+        toks = lockstep(m, len(coded), window, self.horizon(n_tokens), choose, bool(settings.get("mix")), check_probe)
+        if budget[0] != 0:
+            raise RefusedError("corrupt compgen file (token count differs from the header's)")
+        out = []
+        decoded = {i: m.codec.decode(np.asarray(tk, dtype=np.int64)) for i, tk in zip(coded, toks)}
+        pos = len(words)
+        for i in range(streams):
+            if i in decoded:
+                out.append(decoded[i])
+            else:
+                out.append(payload[pos: pos + int(sizes[i])])
+                pos += int(sizes[i])
+        return b"".join(out)

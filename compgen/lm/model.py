@@ -47,13 +47,16 @@ def softmax64(logits: np.ndarray) -> np.ndarray:
 class LMModel(Model):
     """Wraps a transformers causal LM and an exact bytes<->tokens codec.
 
-    ``threads`` is the torch thread count used for every computation (it changes the
+    ``mix=0`` codes with the LM alone (no in-file token model). ``threads`` is the torch thread count used for every computation (it changes the
     floats, so it is part of the spec and checked on decode); ``batch`` the number of
     segments coded in lockstep; ``window`` the most tokens the model sees at once.
     """
 
     def __init__(self, net, codec, *, base_spec: str, name: str, weights: str | None = None,
-                 threads=None, batch=DEFAULT_BATCH, window=None, dtype: str = "float32", quant: str = "none"):
+                 threads=None, batch=DEFAULT_BATCH, window=None, dtype: str = "float32", quant: str = "none", mix=1):
+        if str(mix) not in ("0", "1"):
+            raise UsageError(f"mix must be 0 or 1, not {mix!r}")
+        self.mix = int(mix)  # the coder mixes an in-file token model into the LM's distribution
         self.quant = str(quant).lower()
         if self.quant not in ("none", "int8"):
             raise UsageError(f"quant must be none or int8, not {quant!r}")
@@ -102,6 +105,8 @@ class LMModel(Model):
             parts.append(f"dtype={self.dtype}")
         if self.quant != "none":
             parts.append(f"quant={self.quant}")
+        if not self.mix:
+            parts.append("mix=0")
         return ":".join(parts)
 
     def default_window(self) -> int:
