@@ -26,7 +26,7 @@ def run_job(cfg: BenchConfig, cli_check: bool = True, scaling: str | None = None
     add_labels(result["per_file"])
     if cli_check and "whole" in cfg.modes:
         from .clicheck import compare
-        from .data import read_files, whole_pieces
+        from ..data import read_files, whole_pieces
 
         result["cli_check"] = compare(cfg.specs, whole_pieces(read_files(cfg.data, cfg.tail), cfg.max_bytes))
     if scaling:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import CompgenError, MissingDependencyError, UsageError
 from ..progress import progress_bar
-from .data import Piece, chunk_pieces, read_files, whole_pieces
+from ..data import Piece, chunk_pieces, read_files, whole_pieces
 from .unit import is_codec_spec, measure
 
 MODES = ("chunked", "whole")

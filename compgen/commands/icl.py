@@ -175,7 +175,7 @@ def run_tasks(args, console) -> int:
 def run_curve(args, console) -> int:
     from rich.table import Table
 
-    from ..corpus import default_corpus
+    from ..data.corpus import default_corpus
     from ..fileio import read_input
     from ..icl import plots, report
     from ..icl.curve import make_chunks, summarise

@@ -72,7 +72,7 @@ def _check(args) -> None:
 
 def run(args) -> int:
     from .. import progress
-    from ..corpus import default_corpus
+    from ..data.corpus import default_corpus
     from ..fileio import read_input, write_atomic
     from ..registry import load
     from ..sampling import generate
