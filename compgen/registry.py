@@ -53,6 +53,8 @@ for _e in [
           ("torch", "transformers"), "hf:PATH", positional="path"),
     Entry("gguf", "lm.loading:load_gguf", "GGUF file through transformers",
           ("torch", "transformers", "gguf", "accelerate"), "gguf:PATH", positional="path"),
+    Entry("7bit", "lm.seven_bit:load", "token LM on non-text bytes: high 7 bits as ASCII to the LM, low bit "
+          "by an adaptive model (exact)", ("torch", "transformers"), "7bit:LM-SPEC", positional="inner"),
     Entry("byte-lm", "lm.loading:load_byte_lm", "byte-level LM trained by `compgen train`",
           ("torch", "transformers"), "byte-lm:PATH", positional="path"),
 ]:
