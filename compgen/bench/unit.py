@@ -109,7 +109,8 @@ def measure(spec: str, data: bytes, options: dict | None = None) -> dict:
     options = options or {}
     verify = bool(options.get("verify", False))
     route = options.get("route", "native")
-    result = {"spec": spec, "input_bytes": len(data), "route": route, "verified": None,
+    result = {"spec": spec, "input_bytes": len(data), "route": route, "modality": options.get("modality", "bytes"),
+              "verified": None,
               "decompress_s": None, "load_s": 0.0, "error": None}
     try:
         model, load_s = get_model(spec)
