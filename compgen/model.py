@@ -27,6 +27,10 @@ class Model(ABC):
 
     #: short family name, e.g. "gzip" or "smollm2"
     name: str = "model"
+    #: how ``compgen.sample`` is best driven for this model (a key of
+    #: ``compgen.sampling.MODES``): "byte" draws from :meth:`next_byte_probs`;
+    #: compressors say "span" (their lengths carry signal only over several bytes)
+    sampling_mode: str = "byte"
 
     # ----------------------------------------------------------------- identity
     @property
@@ -103,15 +107,17 @@ def probs_from_bits(bits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return w / w.sum()
 
 
-def as_compressor(model: "Model | str"):
-    """Model -> lossless compressor (range coding inside a verifying container)."""
+def as_compressor(model: "Model | str", store: bool = True):
+    """Model -> lossless compressor (range coding inside a verifying container).
+
+    A file the model would expand is stored instead, unless ``store=False``."""
     from .coding.container import ModelCompressor
 
     if isinstance(model, str):
         from .registry import load
 
         model = load(model)
-    return ModelCompressor(model)
+    return ModelCompressor(model, store=store)
 
 
 def as_model(obj, name: str | None = None, **kwargs) -> Model:

@@ -77,12 +77,48 @@ def test_bad_magic_and_empty():
     assert "not a compgen file" in refused(b"\x1f\x8b\x08\x00")
 
 
-def test_unknown_version(blob):
+def reseal(body: bytes) -> bytes:
+    return bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)))
+
+
+@pytest.mark.parametrize("version", [0, 3, 255])
+def test_unknown_version(blob, version):
     body = bytearray(blob[:-4])
-    body[4] = 2
-    resealed = bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)))
-    message = refused(resealed)
-    assert "version 2" in message
+    body[4] = version
+    assert f"version {version}" in refused(reseal(body))
+
+
+def test_version_1_refused_by_name():
+    head = json.dumps({"spec": "gzip", "fingerprint": "0" * 20, "length": 1, "crc32": 0, "coder": {}}).encode()
+    body = struct.pack("<4sBI", b"CGEN", 1, len(head)) + head + struct.pack("<Q", 4) + b"\0" * 4
+    message = refused(reseal(body))
+    assert "version 1" in message and "compgen 0.1" in message
+
+
+def test_header_is_compact(blob):
+    """Spec once, binary fields, varint lengths: a codec-model file spends < 48 bytes on framing."""
+    header, payload = unpack(blob)
+    assert len(blob) - len(payload) <= 48
+    assert blob.count(b"gzip:level=9") == 1
+
+
+def test_stored_when_the_model_expands(gz9):
+    import random
+
+    noise = random.Random(1).randbytes(3000)
+    comp = compgen.as_compressor(gz9)
+    out = comp.compress(noise)
+    header = container.read_header(out)
+    assert header.stored and comp.last_stats["stored"]
+    assert len(out) <= len(noise) + 48
+    assert compgen.decompress(out) == noise
+    assert comp.decompress(out) == noise
+    flipped = bytearray(out)
+    flipped[100] ^= 1  # inside the stored bytes
+    assert "checksum" in refused(bytes(flipped))
+    lie = repack(out, crc32=header.crc32 ^ 1)  # consistent file, wrong original CRC
+    assert "checksum" in refused(lie)
+    assert "stored payload length" in refused(repack(out, length=len(noise) + 1))
 
 
 def test_wrong_model_names_the_needed_one(blob):
@@ -111,30 +147,35 @@ def test_header_lies_about_the_original(blob, field, delta):
     assert "checksum" in message or "past the stated length" in message, message
 
 
-def test_unreadable_and_odd_headers(blob):
+def build(*, flags=0, spec=b"gzip:level=9", fp=b"\0" * 10, length=b"\x05", crc=b"\0" * 4,
+          coder=b"\x01\x00", payload=b"\x04\0\0\0\0") -> bytes:
+    """A v2 file from raw field bytes (lengths pre-encoded), sealed with a valid file CRC."""
+    return reseal(b"CGEN\x02" + bytes([flags]) + bytes([len(spec)]) + spec + fp + length + crc + coder + payload)
+
+
+def test_odd_headers_refused_with_reasons(blob):
+    assert "unreadable header" in refused(build(spec=b"\xff\xfe"))
+    assert "empty model spec" in refused(build(spec=b""))
+    assert "unknown flags" in refused(build(flags=0x82))
+    assert "non-canonical" in refused(build(length=b"\x85\x00"))
+    assert "overlong" in refused(build(length=b"\xff" * 11))
+    assert "unknown coder" in refused(build(coder=b"\x7f\x00"))
+    assert "unreadable byte-range-v1 settings" in refused(build(coder=b"\x01\x01x"))
+    assert "unreadable lm-lockstep-v2 settings" in refused(build(coder=b"\x02\x02[1"))
+    assert "truncated" in refused(build(payload=b"\x10\0\0"))
     header, payload = unpack(blob)
-
-    def seal(head: bytes, pay: bytes = payload) -> bytes:
-        body = struct.pack("<4sBI", b"CGEN", 1, len(head)) + head + struct.pack("<Q", len(pay)) + pay
-        return body + struct.pack("<I", zlib.crc32(body))
-
-    assert "unreadable header" in refused(seal(b"{not json"))
-    assert "unreadable header" in refused(seal(b"[1, 2]"))
-    assert "unreadable header" in refused(seal(json.dumps({"spec": "gzip"}).encode()))
-    assert "unreadable header" in refused(seal(b"\xff\xfe"))
-    assert "negative length" in refused(seal(json.dumps({**header.__dict__, "length": -3}).encode()))
-    assert "32-bit words" in refused(seal(header.to_json(), payload + b"\x00"))
+    assert "32-bit words" in refused(pack(header, payload + b"\x00"))
 
 
 def test_coder_settings_checked(blob):
-    assert "coder" in refused(repack(blob, coder={"coder": "something-else"}))
+    assert "coder" in refused(repack(blob, coder={"coder": "lm-lockstep-v2", "tokens": 3}))
 
 
 def test_callable_file_needs_the_callable():
     model = compgen.as_model(lambda d: zlib.compress(d, 9), name="mine")
-    blob = compgen.as_compressor(model).compress(b"hello")
+    blob = compgen.as_compressor(model).compress(DATA)
     assert "callable" in refused(blob)
-    assert compgen.as_compressor(model).decompress(blob) == b"hello"
+    assert compgen.as_compressor(model).decompress(blob) == DATA
     other = compgen.as_model(lambda d: zlib.compress(d, 1), name="mine")
     assert "needs model" in refused(blob, model=other)
 

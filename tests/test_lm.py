@@ -102,7 +102,7 @@ def byte_lm(dirs):
 
 
 def roundtrip(model, data):
-    comp = compgen.as_compressor(model)
+    comp = compgen.as_compressor(model, store=False)  # the coded path, even where an untrained model expands
     blob = comp.compress(data)
     assert compgen.as_compressor(model).decompress(blob) == data
     return blob, comp.last_stats
@@ -159,6 +159,9 @@ def test_byte_lm_random_binary_64k(dirs):
     blob, stats = roundtrip(model, data)
     assert stats["payload_bits"] <= stats["ideal_bits"] * 1.001 + 64
     assert container.read_header(blob).coder["streams"] == 128
+    stored = compgen.as_compressor(model).compress(data)  # an untrained model loses to 8 bits/byte
+    assert container.read_header(stored).stored and len(stored) <= len(data) + 40 + len(model.spec)
+    assert compgen.decompress(stored) == data
 
 
 def test_sliding_window_reprime_roundtrip(dirs):
@@ -226,7 +229,7 @@ def test_settings_are_recorded(tok_lm):
 
 # ------------------------------------------------------------------ refusals
 def test_other_thread_count_is_refused(dirs, byte_lm):
-    blob = compgen.as_compressor(byte_lm).compress(TEXT)
+    blob = compgen.as_compressor(byte_lm, store=False).compress(TEXT)
     other = compgen.load(f"byte-lm:{dirs['byte']}:threads=2")
     with pytest.raises(RefusedError, match="threads"):
         compgen.as_compressor(other).decompress(blob)
@@ -234,7 +237,7 @@ def test_other_thread_count_is_refused(dirs, byte_lm):
 
 
 def test_other_model_is_refused(dirs, byte_lm):
-    blob = compgen.as_compressor(byte_lm).compress(TEXT)
+    blob = compgen.as_compressor(byte_lm, store=False).compress(TEXT)
     other = compgen.load(f"byte-lm:{dirs['byte2']}:threads=1")
     assert other.fingerprint() != byte_lm.fingerprint()
     with pytest.raises(RefusedError, match="needs model"):
@@ -248,7 +251,7 @@ def _tamper(blob, **changes):
 
 
 def test_diverging_floats_are_detected_not_emitted(byte_lm):
-    blob = compgen.as_compressor(byte_lm).compress(TEXT * 3)
+    blob = compgen.as_compressor(byte_lm, store=False).compress(TEXT * 3)
     s = container.read_header(blob).coder
     with pytest.raises(RefusedError, match="different probabilities"):
         compgen.decompress(_tamper(blob, probe=s["probe"] ^ 1), model=byte_lm)
@@ -256,8 +259,8 @@ def test_diverging_floats_are_detected_not_emitted(byte_lm):
         compgen.decompress(_tamper(blob, segment_check=s["segment_check"][:-1] + ("0" if s["segment_check"][-1] != "0" else "1")), model=byte_lm)
     with pytest.raises(RefusedError, match="torch"):
         compgen.decompress(_tamper(blob, torch="0.0.1"), model=byte_lm)
-    with pytest.raises(RefusedError, match="lm-lockstep-v1"):  # files of the previous coder
-        compgen.decompress(_tamper(blob, coder="lm-lockstep-v1"), model=byte_lm)
+    with pytest.raises(RefusedError, match="byte-range-v1"):  # a header naming another coder
+        compgen.decompress(_tamper(blob, coder="byte-range-v1"), model=byte_lm)
     with pytest.raises(RefusedError):
         compgen.decompress(_tamper(blob, tokens=s["tokens"] + 5), model=byte_lm)
 
@@ -266,7 +269,7 @@ def test_diverging_floats_are_detected_not_emitted(byte_lm):
 def test_corrupt_lm_payload_is_refused_never_decoded_wrong(dirs, spec):
     model = compgen.load(spec.format(**dirs))
     data = TEXT * 4
-    blob = compgen.as_compressor(model).compress(data)
+    blob = compgen.as_compressor(model, store=False).compress(data)
     header, payload = container.unpack(blob)
     rng = np.random.default_rng(0)
     for pos in rng.choice(len(payload), size=min(6, len(payload)), replace=False):
@@ -283,8 +286,10 @@ def test_cross_process_roundtrip_via_cli(dirs, tmp_path, cli):
     src.write_bytes(data)
     env = dict(os.environ, PYTHONPATH=REPO)
     spec = f"hf:{dirs['tok']}:threads=1"
-    subprocess.run([sys.executable, "-m", "compgen", "-q", "compress", "-m", spec, "-k", str(src)],
-                   check=True, env=env, cwd=tmp_path)
+    # the coded path (the CLI would store this file: an untrained model expands it)
+    code = (f"import compgen; open({str(src) + '.cg'!r}, 'wb').write("
+            f"compgen.as_compressor({spec!r}, store=False).compress(open({str(src)!r}, 'rb').read()))")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=tmp_path)
     out = tmp_path / "out.bin"
     r = cli("-q", "decompress", "-o", str(out), str(src) + ".cg")
     assert r.code == 0 and out.read_bytes() == data

@@ -181,6 +181,31 @@ def test_first_unit_and_suffix_array():
     assert keys == sorted(keys) and sorted(sa.tolist()) == list(range(len(data)))
 
 
+def test_models_choose_their_mode_and_modes_plug_in(prime):
+    from compgen.sampling import MODES, SamplingMode, register_mode
+
+    assert generate(compgen.load("gzip"), b"The ", prime, 5).settings["mode"] == "span"
+    assert generate(ToyModel(), b"a", b"", 5).settings["mode"] == "byte"
+
+    @register_mode
+    class Echo(SamplingMode):  # a mode that repeats the last context byte
+        name = "echo-test"
+
+        def step(self, state, sampler, rng, guard, stats):
+            return state.context()[-1:]
+
+    class EchoToy(ToyModel):
+        sampling_mode = "echo-test"
+
+    try:
+        r = generate(EchoToy(), b"xy", b"", 4)
+        assert r.text == b"yyyy" and r.settings["mode"] == "echo-test"
+    finally:
+        del MODES["echo-test"]
+    with pytest.raises(compgen.errors.UsageError, match="mode must be auto, byte or span"):
+        generate(ToyModel(), b"a", b"", 5, mode="echo-test")
+
+
 def test_max_seconds_and_stats(prime):
     r = generate(compgen.load("gzip"), b"The ", prime, 50, max_seconds=1e-9)
     assert r.stats["stopped"] == "max_seconds" and len(r.text) < 50

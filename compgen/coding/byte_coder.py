@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from typing import Callable
 
+from .container import CoderFormat
 from .range_coder import SymbolDecoder, SymbolEncoder
+
+NAME = "byte-range-v1"
 
 Progress = Callable[[int], None]  # called with the number of bytes just done
 
@@ -30,7 +33,7 @@ def _context_fn(model) -> Callable[[bytearray], bytes]:
 class ByteRangeCoder:
     """Payload coder: exact for any deterministic Model."""
 
-    name = "byte-range-v1"
+    name = NAME
 
     def __init__(self, model):
         self.model = model
@@ -70,3 +73,16 @@ class ByteRangeCoder:
         if not dec.maybe_exhausted():
             raise RefusedError("corrupt compgen file (payload continues past the stated length); nothing written")
         return bytes(out)
+
+
+def _pack(settings: dict) -> bytes:
+    return b""  # nothing to record: the model's fingerprint says everything
+
+
+def _unpack(raw: bytes) -> dict:
+    if raw:
+        raise ValueError("byte coder takes no settings")
+    return {"coder": NAME}
+
+
+FORMATS = (CoderFormat(1, NAME, _pack, _unpack),)

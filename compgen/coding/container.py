@@ -1,18 +1,26 @@
 """The .cg container: what a decoder needs to refuse anything it cannot reproduce.
 
-Layout (all integers little endian)::
+Format version 2, compact and binary (integers little endian; ``varint`` is unsigned
+LEB128, minimal length)::
 
-    0       4  magic  b"CGEN"
-    4       1  format version (1)
-    5       4  H = header length
-    9       H  header, UTF-8 JSON: spec, fingerprint, length, crc32, coder settings
-    9+H     8  P = payload length
-    17+H    P  payload (range-coder words)
-    17+H+P  4  CRC32 of every byte before it
+    magic      4  b"CGEN"
+    version    1  2
+    flags      1  bit 0: stored (the payload is the original bytes); other bits 0
+    spec       varint n, n bytes UTF-8: the model's canonical spec, once
+    fingerprint 10 the model's fingerprint (20 hex digits) as bytes
+    length     varint: original bytes
+    crc32      4  CRC32 of the original
+    coder      (coded files only) 1 byte coder id, varint n, n bytes of packed settings
+    payload    varint P, P bytes (range-coder words, or the original when stored)
+    file crc   4  CRC32 of every byte before it
 
-A decoder checks, in order: magic, version, sizes (truncation), the file CRC
-(corruption), the model fingerprint (wrong model), the coder settings (threads,
-dtype, ...), then decodes and checks the original's length and CRC32. Only then are
+A codec-model file spends ~25 bytes plus its spec on this (JSON headers of version 1
+cost ~200); an LM file adds its coder's packed settings. A file whose model would
+expand it is written *stored*: the output never exceeds the input by more than the
+header. A decoder checks, in order: magic, version, sizes (truncation, trailing
+bytes), the file CRC (corruption), the header fields, the model fingerprint (wrong
+model), the coder settings (threads, dtype, ...), a bound on the length the payload
+can hold, then decodes and checks the original's length and CRC32. Only then are
 bytes returned.
 """
 
@@ -21,85 +29,270 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import RefusedError
 
 MAGIC = b"CGEN"
-VERSION = 1
-_PREFIX = struct.Struct("<4sBI")
-_U64 = struct.Struct("<Q")
+VERSION = 2
+FLAG_STORED = 0x01
+FINGERPRINT_BYTES = 10
+MAX_SPEC = 4096
+MAX_SETTINGS = 1 << 16
 _U32 = struct.Struct("<I")
 
 
+# ------------------------------------------------------------------ varints
+def put_varint(out: bytearray, value: int) -> None:
+    if value < 0:
+        raise ValueError("varint must be >= 0")
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return
+
+
+class Reader:
+    """Bounds-checked cursor over a buffer; every failure is a one-line refusal."""
+
+    def __init__(self, buf: bytes, pos: int = 0, end: int | None = None, what: str = "header"):
+        self.buf, self.pos, self.what = buf, pos, what
+        self.end = len(buf) if end is None else end
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > self.end:
+            raise RefusedError(f"truncated compgen file ({self.what} cut off)")
+        chunk = self.buf[self.pos: self.pos + n]
+        self.pos += n
+        return chunk
+
+    def byte(self) -> int:
+        return self.take(1)[0]
+
+    def varint(self, limit: int = 1 << 63) -> int:
+        value = shift = 0
+        for i in range(10):
+            b = self.byte()
+            value |= (b & 0x7F) << shift
+            if not b & 0x80:
+                if b == 0 and i > 0:
+                    raise RefusedError(f"corrupt compgen file (non-canonical number in the {self.what})")
+                if value > limit:
+                    raise RefusedError(f"corrupt compgen file (implausible number {value} in the {self.what})")
+                return value
+            shift += 7
+        raise RefusedError(f"corrupt compgen file (overlong number in the {self.what})")
+
+    def u32(self) -> int:
+        return _U32.unpack(self.take(4))[0]
+
+    def done(self) -> bool:
+        return self.pos == self.end
+
+
+# ------------------------------------------------------------ coder formats
+@dataclass(frozen=True)
+class CoderFormat:
+    """How one payload coder's settings dict is packed into the header."""
+
+    id: int
+    name: str
+    pack: Callable[[dict], bytes]
+    unpack: Callable[[bytes], dict]
+
+
+_BY_ID: dict[int, CoderFormat] = {}
+_BY_NAME: dict[str, CoderFormat] = {}
+
+
+def register_coder(fmt: CoderFormat) -> None:
+    if not 1 <= fmt.id <= 255:
+        raise ValueError("coder ids are 1..255")
+    _BY_ID[fmt.id] = fmt
+    _BY_NAME[fmt.name] = fmt
+
+
+def json_settings(name: str) -> tuple[Callable[[dict], bytes], Callable[[bytes], dict]]:
+    """A generic settings packer (compact JSON without the coder name), for coders
+    that have no binary layout of their own."""
+
+    def pack(settings: dict) -> bytes:
+        rest = {k: v for k, v in settings.items() if k != "coder"}
+        return json.dumps(rest, sort_keys=True, separators=(",", ":")).encode() if rest else b""
+
+    def unpack(raw: bytes) -> dict:
+        fields = json.loads(raw.decode()) if raw else {}
+        if not isinstance(fields, dict):
+            raise ValueError("settings are not a mapping")
+        return {"coder": name, **fields}
+
+    return pack, unpack
+
+
+def _register_builtin() -> None:
+    # Imported here, not at module top: both modules are torch-free, and the container
+    # must read any file's header without loading its model.
+    from . import byte_coder
+    from ..lm import settings as lm_settings
+
+    for fmt in (*byte_coder.FORMATS, *lm_settings.FORMATS):
+        register_coder(fmt)
+
+
+def coder_format(name: str) -> CoderFormat:
+    if not _BY_NAME:
+        _register_builtin()
+    fmt = _BY_NAME.get(name)
+    if fmt is None:
+        raise ValueError(f"coder {name!r} has no registered container format")
+    return fmt
+
+
+def _format_by_id(coder_id: int) -> CoderFormat:
+    if not _BY_ID:
+        _register_builtin()
+    fmt = _BY_ID.get(coder_id)
+    if fmt is None:
+        raise RefusedError(f"file was written by an unknown coder (id {coder_id}); a newer compgen may read it")
+    return fmt
+
+
+# ------------------------------------------------------------------ header
 @dataclass
 class Header:
     spec: str
     fingerprint: str
     length: int
     crc32: int
-    coder: dict
+    coder: dict = field(default_factory=dict)  # empty when stored
+    stored: bool = False
 
-    def to_json(self) -> bytes:
-        return json.dumps(self.__dict__, sort_keys=True, separators=(",", ":")).encode()
+
+def _fingerprint_bytes(fp: str) -> bytes:
+    try:
+        raw = bytes.fromhex(fp)
+    except ValueError:
+        raw = b""
+    if len(raw) != FINGERPRINT_BYTES:
+        raise ValueError(f"fingerprint must be {2 * FINGERPRINT_BYTES} hex digits, got {fp!r}")
+    return raw
 
 
 def pack(header: Header, payload: bytes) -> bytes:
-    head = header.to_json()
-    body = _PREFIX.pack(MAGIC, VERSION, len(head)) + head + _U64.pack(len(payload)) + payload
-    return body + _U32.pack(zlib.crc32(body))
+    out = bytearray(MAGIC)
+    out.append(VERSION)
+    out.append(FLAG_STORED if header.stored else 0)
+    spec = header.spec.encode()
+    if len(spec) > MAX_SPEC:
+        raise ValueError("model spec too long for a compgen file")
+    put_varint(out, len(spec))
+    out += spec
+    out += _fingerprint_bytes(header.fingerprint)
+    put_varint(out, header.length)
+    out += _U32.pack(header.crc32 & 0xFFFFFFFF)
+    if not header.stored:
+        fmt = coder_format(str(header.coder.get("coder")))
+        settings = fmt.pack(header.coder)
+        if len(settings) > MAX_SETTINGS:
+            raise ValueError("coder settings too large for a compgen file")
+        out.append(fmt.id)
+        put_varint(out, len(settings))
+        out += settings
+    put_varint(out, len(payload))
+    out += payload
+    out += _U32.pack(zlib.crc32(out))
+    return bytes(out)
 
 
 def unpack(blob: bytes) -> tuple[Header, bytes]:
     """Parse and integrity-check a container; raises RefusedError with the reason."""
-    if len(blob) < _PREFIX.size:
-        raise RefusedError("not a compgen file (too short)" if not blob.startswith(MAGIC[: len(blob)]) or not blob
-                           else "truncated compgen file")
-    magic, version, hlen = _PREFIX.unpack_from(blob)
-    if magic != MAGIC:
+    blob = bytes(blob)
+    if len(blob) < 5:
+        if not blob or not blob.startswith(MAGIC[: len(blob)]):
+            raise RefusedError("not a compgen file (too short)")
+        raise RefusedError("truncated compgen file")
+    if blob[:4] != MAGIC:
         raise RefusedError("not a compgen file (bad magic)")
+    version = blob[4]
+    if version == 1:
+        raise RefusedError("compgen format version 1 (compgen 0.1, JSON header) is no longer read: "
+                           "decompress it with compgen 0.1 and compress it again")
     if version != VERSION:
         raise RefusedError(f"unsupported compgen format version {version} (this build reads {VERSION})")
-    pos = _PREFIX.size
-    if len(blob) < pos + hlen + _U64.size:
-        raise RefusedError("truncated compgen file (header cut off)")
-    head_bytes = blob[pos: pos + hlen]
-    pos += hlen
-    (plen,) = _U64.unpack_from(blob, pos)
-    pos += _U64.size
-    expected = pos + plen + _U32.size
+    # Sizes first: walk the fields far enough to find the payload's end, then check the CRC
+    # before trusting any field's content.
+    r = Reader(blob, 5)
+    flags = r.byte()
+    spec_raw = r.take(r.varint(MAX_SPEC))
+    fp_raw = r.take(FINGERPRINT_BYTES)
+    length = r.varint()
+    crc32 = r.u32()
+    coder_id, settings_raw = 0, b""
+    stored = bool(flags & FLAG_STORED)
+    if not stored:
+        coder_id = r.byte()
+        settings_raw = r.take(r.varint(MAX_SETTINGS))
+    plen = r.varint()
+    pstart = r.pos
+    expected = pstart + plen + 4
     if len(blob) < expected:
         raise RefusedError(f"truncated compgen file ({len(blob)} of {expected} bytes)")
     if len(blob) > expected:
         raise RefusedError(f"corrupt compgen file ({len(blob) - expected} unexpected trailing bytes)")
-    (crc,) = _U32.unpack_from(blob, pos + plen)
-    if zlib.crc32(blob[: pos + plen]) != crc:
+    if zlib.crc32(blob[: pstart + plen]) != _U32.unpack_from(blob, pstart + plen)[0]:
         raise RefusedError("corrupt compgen file (checksum mismatch)")
+    if flags & ~FLAG_STORED:
+        raise RefusedError(f"corrupt compgen file (unknown flags {flags:#04x})")
     try:
-        fields = json.loads(head_bytes.decode())
-        header = Header(spec=str(fields["spec"]), fingerprint=str(fields["fingerprint"]),
-                        length=int(fields["length"]), crc32=int(fields["crc32"]), coder=dict(fields["coder"]))
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        spec = spec_raw.decode()
+    except UnicodeDecodeError:
         raise RefusedError("corrupt compgen file (unreadable header)") from None
-    if header.length < 0:
-        raise RefusedError("corrupt compgen file (negative length)")
-    return header, blob[pos: pos + plen]
+    if not spec:
+        raise RefusedError("corrupt compgen file (empty model spec)")
+    payload = blob[pstart: pstart + plen]
+    coder: dict = {}
+    if stored:
+        if plen != length:
+            raise RefusedError("corrupt compgen file (stored payload length differs from the original's)")
+    else:
+        fmt = _format_by_id(coder_id)
+        try:
+            coder = fmt.unpack(settings_raw)
+        except RefusedError:
+            raise
+        except Exception:
+            raise RefusedError(f"corrupt compgen file (unreadable {fmt.name} settings)") from None
+    header = Header(spec=spec, fingerprint=fp_raw.hex(), length=length, crc32=crc32, coder=coder, stored=stored)
+    return header, payload
 
 
 def read_header(blob: bytes) -> Header:
     return unpack(blob)[0]
 
 
+def header_size(blob: bytes) -> int:
+    """Bytes of a file that are not payload (for reports)."""
+    header, payload = unpack(blob)
+    return len(blob) - len(payload)
+
+
+# -------------------------------------------------------------- compressor
 class ModelCompressor:
     """A Model as a lossless compressor: ``compress``/``decompress`` whole buffers.
 
-    ``last_stats`` after ``compress`` holds the ideal code length (sum of -log2 p) and
-    the payload size, so callers can report coder overhead.
+    ``last_stats`` after ``compress`` holds the ideal code length (sum of -log2 p), the
+    payload size and whether the file was stored, so callers can report coder overhead.
+    ``store=False`` always writes the coded payload (to measure a coder, or test it).
     """
 
-    def __init__(self, model):
+    def __init__(self, model, store: bool = True):
         self.model = model
+        self.store = store
         self.coder = model.payload_coder()
         self.last_stats: dict = {}
 
@@ -109,8 +302,12 @@ class ModelCompressor:
         header = Header(spec=self.model.spec, fingerprint=self.model.fingerprint(),
                         length=len(data), crc32=zlib.crc32(data), coder=settings)
         blob = pack(header, payload)
+        stored = pack(Header(header.spec, header.fingerprint, header.length, header.crc32, stored=True), data)
+        if self.store and len(stored) <= len(blob):  # the model lost to 8 bits/byte: never expand past the header
+            blob = stored
         self.last_stats = {"ideal_bits": ideal_bits, "payload_bits": 8 * len(payload),
-                           "container_bytes": len(blob), "input_bytes": len(data)}
+                           "container_bytes": len(blob), "input_bytes": len(data),
+                           "stored": blob is stored}
         return blob
 
     def check_model(self, header: Header) -> None:
@@ -122,16 +319,38 @@ class ModelCompressor:
 
     def decompress(self, blob: bytes, progress: Callable[[int], None] | None = None) -> bytes:
         header, payload = unpack(bytes(blob))
-        self.check_model(header)
-        data = self.coder.decode(payload, header.length, header.coder, progress)
-        if len(data) != header.length or zlib.crc32(data) != header.crc32:
-            raise RefusedError("decoded data fails its checksum (model computed different probabilities?); nothing written")
-        return data
+        return self.decode(header, payload, progress)
+
+    def decode(self, header: Header, payload: bytes, progress: Callable[[int], None] | None = None) -> bytes:
+        if header.stored:
+            data = payload
+        else:
+            self.check_model(header)
+            bound = getattr(self.coder, "max_length", None)
+            if bound is not None:
+                limit = bound(len(payload), header.coder)
+                if limit is not None and header.length > limit:
+                    raise RefusedError(f"corrupt compgen file (a {len(payload)}-byte payload cannot hold "
+                                       f"{header.length} bytes under this coder)")
+            data = self.coder.decode(payload, header.length, header.coder, progress)
+        return check_original(header, data)
+
+
+def check_original(header: Header, data: bytes) -> bytes:
+    """The last gate: the decoded bytes are the original's length and CRC32, or nothing."""
+    if len(data) != header.length or zlib.crc32(data) != header.crc32:
+        raise RefusedError("decoded data fails its checksum (model computed different probabilities?); nothing written")
+    return data
 
 
 def decompress(blob: bytes, model=None, progress=None) -> bytes:
     """Decode a container, loading the model named in its header unless one is given."""
-    header, _ = unpack(bytes(blob))
+    header, payload = unpack(bytes(blob))
+    if header.stored:  # no model needed to read stored bytes back
+        data = check_original(header, payload)
+        if progress:
+            progress(len(data))
+        return data
     if model is None:
         from ..errors import CompgenError, MissingDependencyError
         from ..registry import load
@@ -147,4 +366,4 @@ def decompress(blob: bytes, model=None, progress=None) -> bytes:
             raise MissingDependencyError(f"file needs model {header.spec}: {exc}") from None
         except CompgenError as exc:
             raise RefusedError(f"file needs model {header.spec}, which cannot be loaded here: {exc}") from None
-    return ModelCompressor(model).decompress(blob, progress)
+    return ModelCompressor(model).decode(header, payload, progress)

@@ -45,6 +45,8 @@ class CompressorModel(Model):
     codec_window: int = 1 << 20
     #: True when the codec's compress call releases the GIL
     releases_gil = True
+    #: one appended byte is below a codec's length granularity: sample scored spans
+    sampling_mode = "span"
 
     def __init__(self, window: int | None = None, temperature: float = 1.0, threads: int | None = None):
         if window is not None and int(window) < 0:

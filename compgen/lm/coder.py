@@ -26,7 +26,7 @@ from ..coding.range_coder import SymbolDecoder, SymbolEncoder
 from ..errors import RefusedError
 from .stepper import make_stepper
 
-NAME = "lm-lockstep-v2"
+from .settings import NAME
 BLOCK = 1024
 LOGIT_FLOOR = -80.0  # nats below the best token: every token keeps a positive float32 share
 MIN_SEGMENT = 256  # tokens; shorter segments cost more cold starts than they save in time

@@ -1,0 +1,134 @@
+"""The generation loop: set up context, guard and mode once, then step until ``n`` bytes.
+
+Which mode steps is the model's choice (:attr:`compgen.Model.sampling_mode`) unless the
+caller names one; the loop itself only handles the context window, the copy guard,
+streaming, the time limit and the statistics.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..errors import UsageError
+from ..model import Model
+from ..samplers import Sampler, TopP
+from . import byte_mode, span_mode  # noqa: F401  (register the built-in modes)
+from .guard import CopyGuard
+from .modes import SampleSetup, SampleState, mode_class
+
+
+@dataclass
+class SampleResult:
+    text: bytes
+    settings: dict
+    stats: dict = field(default_factory=dict)
+
+
+def default_settings(model: Model) -> dict:
+    """Per-codec defaults for span mode (window, span length, candidates per step)."""
+    from ..compressors.spans import default_window
+
+    name = getattr(model, "name", "")
+    cands = {"gzip": 128, "zlib": 128, "deflate": 128, "zstd": 256, "xz": 48, "bz2": 64,
+             "brotli": 32, "ppmd": 64}.get(name, 64)
+    span = {"zstd": 24}.get(name, 16)
+    return {"window": default_window(model), "candidates": cands, "span": span}
+
+
+def generate(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200,
+             sampler: Sampler | None = None, seed: int | None = 0, mode: str = "auto",
+             window: int | None = None, keep: int | None = None, span: int | None = None,
+             candidates: int | None = None, pool: str = "window",
+             self_proposals: bool = False, max_copy: int = 24, self_copy: int = 16,
+             max_seconds: float | None = None, scorer=None,
+             on_text: Callable[[bytes], None] | None = None) -> SampleResult:
+    """Sample ``n`` bytes continuing ``prompt`` after priming with ``prime``; see :func:`sample`."""
+    from ..compressors.spans import scorer_for
+
+    t_setup = time.perf_counter()
+    if isinstance(model, str):
+        from ..registry import load
+
+        model = load(model)
+    prompt, prime = bytes(prompt), bytes(prime)
+    if int(n) < 0:
+        raise UsageError(f"n must be >= 0 (got {n})")
+    mode_cls = mode_class(mode, model)
+    mode = mode_cls.name
+    sampler = sampler if sampler is not None else TopP(0.9, temperature=0.7)
+    if not isinstance(sampler, Sampler):
+        raise UsageError(f"sampler must be a compgen.samplers.Sampler (got {type(sampler).__name__})")
+    defaults = default_settings(model)
+    window = int(window) if window is not None else defaults["window"]
+    mc = model.max_context
+    if isinstance(mc, int) and mc > 0:
+        window = min(window, mc)
+    if keep is None:
+        keep = mode_cls.default_keep(window)
+    keep = max(0, min(int(keep), window))
+    if window < 1:
+        raise UsageError("window must be >= 1")
+    span = int(span) if span is not None else defaults["span"]
+    candidates = int(candidates) if candidates is not None else defaults["candidates"]
+    if prime and prime[-1:] not in (b"\n", b" ") and prompt:
+        prime = prime + b"\n\n"
+    fixed = prime[-(window - keep):] if window > keep else b""
+    state = SampleState(bytearray(prompt), len(prompt), fixed, keep)
+    rng = np.random.default_rng(seed)
+    scorer = scorer if scorer is not None else scorer_for(model)
+    scorer.prepare(fixed)
+    guard = CopyGuard(prime, max_copy, self_copy)
+    guard.observe(bytes(state.text))
+    if pool not in ("window", "prime"):
+        raise UsageError(f"pool must be window or prime (got {pool!r})")
+    setup = SampleSetup(model, scorer, prime, fixed, window, keep, span, candidates, pool, bool(self_proposals))
+    stepper = mode_cls(setup)
+    settings = {"model": model.spec, "mode": mode, "sampler": sampler.settings(), "seed": seed,
+                "n": int(n), "window": window, "keep": keep, "span": span, "candidates": candidates,
+                "pool": pool, "self_proposals": bool(self_proposals), "max_copy": max_copy,
+                "self_copy": self_copy, "route": scorer.route,
+                "prime_bytes": len(prime), "prompt": prompt.decode("utf-8", "replace")}
+    t0 = time.perf_counter()
+    stats = {"setup_seconds": round(t0 - t_setup, 3), "steps": 0, "byte_steps": 0, "guard_fallbacks": 0}
+    deadline = None if max_seconds is None else t0 + float(max_seconds)
+
+    def emit(piece: bytes) -> None:
+        room = n - (len(state.text) - state.n_prompt)
+        piece = piece[:room]
+        if not piece:
+            return
+        state.text += piece
+        guard.observe(bytes(state.text))
+        if on_text:
+            on_text(piece)
+
+    while len(state.text) - state.n_prompt < n:
+        if deadline is not None and time.perf_counter() >= deadline:
+            stats["stopped"] = "max_seconds"
+            break
+        stats["steps"] += 1
+        emit(stepper.step(state, sampler, rng, guard, stats))
+    seconds = time.perf_counter() - t0
+    out = state.generated
+    stats.update(seconds=round(seconds, 3), bytes=len(out),
+                 bytes_per_s=round(len(out) / seconds, 2) if seconds > 0 else None,
+                 scored=scorer.scored + stats.get("scored", 0), guard_rejected=guard.rejected)
+    return SampleResult(out, settings, stats)
+
+
+def sample(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200,
+           sampler: Sampler | None = None, seed: int | None = 0, **options) -> bytes:
+    """Continue ``prompt`` with ``n`` bytes drawn from ``model`` after ``prime``.
+
+    ``sampler``: :mod:`compgen.samplers` (default ``TopP(0.9, temperature=0.7)``).
+    Options: ``mode`` ("auto": the model's ``sampling_mode``, spans for compressors,
+    bytes otherwise), ``window`` (context bytes, default per codec), ``keep`` (recent
+    text kept in it; default 64 bytes in span mode, half the window in byte mode),
+    ``span``, ``candidates``, ``max_copy`` / ``self_copy`` (copy guard, 0 = off),
+    ``max_seconds``, ``on_text`` (callback per committed piece). Same seed, same bytes.
+    """
+    return generate(model, prompt, prime, n, sampler, seed, **options).text

@@ -1,0 +1,99 @@
+"""Span mode: the codec chooses between proposed multi-byte continuations.
+
+One appended byte is below a codec's length granularity, a 16-byte span is not: each
+step proposes continuations (:mod:`.proposals`), scores them with their exact
+conditional code length (:mod:`compgen.compressors.spans`), lets the sampler pick
+one and commits its first word unit (:func:`.units.first_unit`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..samplers import Beam, TopP
+from .byte_mode import guard_mask
+from .modes import SampleSetup, SamplingMode, register_mode
+from .proposals import SpanProposer
+from .units import first_unit
+
+
+@register_mode
+class SpanMode(SamplingMode):
+    """Scored word proposals (Beam: a beam over words)."""
+
+    name = "span"
+
+    def __init__(self, setup: SampleSetup):
+        super().__init__(setup)
+        pool = setup.fixed if setup.pool == "window" else setup.prime
+        self.proposer = SpanProposer(pool, setup.span, setup.candidates)
+        # without a prime the recent text is the only place words can come from
+        self.proposer.self_proposals = bool(setup.self_proposals) or not self.proposer.pool
+
+    @staticmethod
+    def default_keep(window: int) -> int:
+        return 64  # codecs replay what they see: keep little of the own output
+
+    def step(self, state, sampler, rng, guard, stats) -> bytes:
+        if isinstance(sampler, Beam):
+            return self.beam_step(state, sampler, rng, guard, stats)
+        return self.single_step(state, sampler, rng, guard, stats)
+
+    def single_step(self, state, sampler, rng, guard, stats) -> bytes:
+        scorer = self.setup.scorer
+        text, recent = bytes(state.text), state.recent()
+        spans = self.proposer.propose(recent, rng)
+        if not spans:  # nothing to copy from: fall back to the paper's per-byte distribution
+            stats["byte_steps"] += 1
+            singles = [bytes([b]) for b in range(256)]
+            bits = guard_mask(scorer.bits(recent, singles), [guard.ok(text, s) for s in singles], stats)
+            return bytes([sampler.choose(bits, rng)])
+        units = [first_unit(s) for s in spans]
+        oks = [guard.ok(text, u) for u in units]
+        if any(oks):
+            spans = [s for s, ok in zip(spans, oks) if ok]
+            units = [u for u, ok in zip(units, oks) if ok]
+        else:
+            stats["guard_fallbacks"] += 1
+        bits = scorer.bits(recent, spans)
+        return units[sampler.choose(bits, rng)]
+
+    def beam_step(self, state, beam: Beam, rng, guard, stats) -> bytes:
+        """Beam over words: extend each beam by proposed words, keep the cheapest per byte."""
+        scorer, proposer = self.setup.scorer, self.proposer
+        text, recent = bytes(state.text), state.recent()
+        beams: list[tuple[bytes, tuple[bytes, ...]]] = [(b"", ())]
+        done: list[tuple[bytes, tuple[bytes, ...]]] = []
+        while beams:
+            ext, seen = [], set()
+            for seq, units in beams:
+                sub = np.random.default_rng(rng.integers(1 << 62))
+                spans = proposer.propose(recent + seq, sub, limit=3 * beam.branch)
+                picked = 0
+                for s in spans:
+                    u = first_unit(s)
+                    new = seq + u
+                    if not u or new in seen or not guard.ok(text + seq, u):
+                        continue
+                    seen.add(new)
+                    ext.append((new, units + (u,)))
+                    picked += 1
+                    if picked >= beam.branch:
+                        break
+            if not ext:
+                break
+            bits = scorer.bits(recent, [e[0] for e in ext])
+            per_byte = bits / np.array([len(e[0]) for e in ext])
+            order = np.argsort(per_byte, kind="stable")[: beam.width]
+            beams = []
+            for i in order:
+                (done if len(ext[i][0]) >= beam.horizon else beams).append(ext[i])
+            if len(done) >= beam.width:
+                break
+        done = done or beams
+        if not done:
+            return self.single_step(state, TopP(1.0), rng, guard, stats)
+        finals = [seq[: beam.horizon] for seq, _ in done]
+        bits = scorer.bits(recent, finals)
+        i = beam.choose(bits, rng)
+        return b"".join(done[i][1][: beam.commit])
