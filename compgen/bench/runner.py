@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import CompgenError, MissingDependencyError, UsageError
 from ..progress import progress_bar
 from ..data import Options, Piece, load_units, parse_data_spec
+from ..lm.seven_bit import spec_for_modality as lm_spec_for
 from .unit import is_codec_spec, measure
 
 MODES = ("chunked", "whole")
@@ -37,24 +38,6 @@ class BenchConfig:
     lm_max_bytes: int | None = None  # LM specs only (they are ~10^4 times slower than codecs)
     byte_scheme: str = "auto"  # token LMs on image/audio: auto (= 7bit) | 7bit | escape
     extra: dict = field(default_factory=dict)
-
-
-#: what a token LM gets on image and audio bytes under ``byte_scheme="auto"``: the exact
-#: 7-bit scheme (benchmarks/results/media_lm.json: SmolLM2 on image patches 7.0 bits/byte
-#: with it, 16.9 through the escape route)
-AUTO_SCHEME = "7bit"
-
-
-def lm_spec_for(spec: str, modality: str, scheme: str) -> str:
-    """The spec a unit runs: token LMs on image/audio bytes go through ``7bit:`` unless told not to."""
-    if scheme not in ("auto", "7bit", "escape"):
-        raise UsageError(f"unknown byte scheme {scheme!r}; use auto, 7bit or escape")
-    if is_codec_spec(spec) or modality not in ("image", "audio") or spec.lower().startswith("7bit:"):
-        return spec
-    name = spec.split(":", 1)[0].lower()
-    if name == "byte-lm":  # byte-level LMs see bytes natively
-        return spec
-    return f"7bit:{spec}" if (AUTO_SCHEME if scheme == "auto" else scheme) == "7bit" else spec
 
 
 def check_specs(specs: list[str]) -> None:
