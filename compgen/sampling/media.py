@@ -9,10 +9,11 @@ Two modes, both on top of :mod:`.byte_mode`:
 * ``byte``: the paper's definition, every byte drawn from ``next_byte_probs`` through
   :func:`~compgen.sampling.byte_mode.byte_step` (copy guard off: copying a row above
   is what a picture should do);
-* ``span``: multi-byte candidates that a picture or a sound makes plausible -- the
-  same columns of the rows above (shifted by -2..2 pixels), the continuation at recent
-  pitch periods (autocorrelation peaks) and exact suffix matches of the context, a
-  flat run -- each scored by its exact conditional code length
+* ``span``: multi-byte candidates that a picture or a sound makes plausible -- images:
+  the same columns of the rows above (shifted by -2..2 pixels) and a flat run; audio:
+  the continuations of the 16 places in the prime whose last 32 samples are nearest to
+  the output's last 32 (copying only real material, so the output cannot loop on
+  itself) -- each scored by its exact conditional code length
   (``model.code_lengths``, one compression per candidate), one drawn by the sampler
   and ``commit`` bytes of it kept.
 
@@ -99,17 +100,41 @@ def match_lags(stream: bytes, k: int = 6, count: int = 8, search: int = 32768) -
     return lags
 
 
-def span_candidates(stream: bytes, lags: list[int], span: int) -> list[bytes]:
-    seen, out = set(), []
+def neighbour_lags(stream: bytes, source_end: int, m: int = 32, count: int = 16, span: int = 32,
+                   banned: np.ndarray | None = None) -> list[int]:
+    """Lags to the ``count`` places in ``stream[:source_end]`` whose ``m`` samples are nearest
+    (Euclidean) to the last ``m`` samples: patch-based continuation (Efros & Leung style)
+    that copies only from real material, so the output cannot loop on itself."""
+    n = len(stream)
+    hi = source_end - span  # the copied span must lie inside the source
+    if hi <= m or n < m:
+        return []
+    src = np.frombuffer(stream[:hi], dtype=np.uint8).astype(np.float32)
+    key = np.frombuffer(stream[-m:], dtype=np.uint8).astype(np.float32)
+    win = np.lib.stride_tricks.sliding_window_view(src, m)  # win[i] = src[i:i+m]
+    d = ((win - key) ** 2).sum(axis=1)
+    if banned is not None and len(banned):  # source starts (i + m) used recently: no loops on one spot
+        starts = np.arange(len(d)) + m
+        near = np.abs(starts[:, None] - banned[None, :]).min(axis=1) < 2 * span
+        d[near] = np.inf
+    top = np.argpartition(d, min(count, len(d) - 1))[:count]
+    return [n - (int(i) + m) for i in top[np.argsort(d[top])]]
+
+
+def span_candidates(stream: bytes, lags: list[int], span: int, flat: bool = True) -> list[bytes]:
+    """Distinct copies at ``lags`` (plus a flat run); returns (candidates, their lags, 0 = flat)."""
+    seen, out, used = set(), [], []
     for lag in lags:
         c = _copy(stream, lag, span)
         if c and c not in seen:
             seen.add(c)
             out.append(c)
-    flat = stream[-1:] * span if stream else bytes([128]) * span
-    if flat not in seen:
-        out.append(flat)
-    return out
+            used.append(lag)
+    run = stream[-1:] * span if stream else bytes([128]) * span
+    if (flat or not out) and run not in seen:
+        out.append(run)
+        used.append(0)
+    return out, used
 
 
 # ------------------------------------------------------------------ continuing
@@ -121,7 +146,8 @@ def _context_limit(model: Model, window: int | None) -> int:
 
 def continue_bytes(model: Model, context: bytes, n: int, sampler: Sampler, rng, mode: str,
                    lags_fn, span: int = 8, commit: int = 8, window: int | None = None,
-                   stats: dict | None = None, deadline: float | None = None) -> bytes:
+                   stats: dict | None = None, deadline: float | None = None, flat: bool = True,
+                   on_pick=None) -> bytes:
     """``n`` bytes after ``context``, by ``mode`` ("byte" or "span")."""
     stats = stats if stats is not None else {}
     stats.setdefault("guard_fallbacks", 0)
@@ -138,11 +164,13 @@ def continue_bytes(model: Model, context: bytes, n: int, sampler: Sampler, rng, 
         if mode == "byte":
             out += byte_step(lambda c: model_bits(model, c, stats), ctx, stream, sampler, rng, guard, stats)
             continue
-        cands = span_candidates(stream, lags_fn(stream), span)
+        cands, lags = span_candidates(stream, lags_fn(stream), span, flat)
         bits = np.asarray(model.code_lengths(cands, ctx), dtype=np.float64)
         stats["scored"] = stats.get("scored", 0) + len(cands)
-        pick = cands[sampler.choose(bits, rng)]
-        out += pick[:commit]
+        i = sampler.choose(bits, rng)
+        out += cands[i][:commit]
+        if on_pick is not None:
+            on_pick(len(stream) - lags[i] if lags[i] else -1)
     return bytes(out[:n])
 
 
@@ -175,10 +203,17 @@ def audio_continue(model: Model, prime: bytes, n: int, sampler: Sampler, seed: i
     t0 = time.perf_counter()
     deadline = None if max_seconds is None else t0 + max_seconds
 
-    def lags(stream: bytes) -> list[int]:
-        return pitch_lags(stream) + match_lags(stream)
+    recent: list[int] = []  # source starts of the last commits
 
-    g = continue_bytes(model, prime, n, sampler, rng, mode, lags, span, commit, window, stats, deadline)
+    def lags(stream: bytes) -> list[int]:
+        return neighbour_lags(stream, len(prime), span=span, banned=np.array(recent[-recall:], dtype=np.int64))
+
+    def picked(source: int) -> None:
+        recent.append(source)
+
+    recall = max(1, int(0.25 * 16000) // max(1, commit))  # no source reused within ~0.25 s of output
+    g = continue_bytes(model, prime, n, sampler, rng, mode, lags, span, commit, window, stats, deadline,
+                       flat=False, on_pick=picked)
     return MediaSample(model.spec, mode, prime + g, [g], time.perf_counter() - t0, stats)
 
 
