@@ -27,6 +27,15 @@ NAME = "lm-7bit-v1"
 LOW_MODELS = ("raw", "kt", "prev", "high")
 
 
+def _formats():
+    from ..coding.container import CoderFormat, json_settings
+
+    return (CoderFormat(11, NAME, *json_settings(NAME)),)
+
+
+FORMATS = _formats()
+
+
 def split(data: bytes) -> tuple[bytes, np.ndarray]:
     """bytes -> (ASCII string of the high 7 bits, uint8 array of low bits)."""
     a = np.frombuffer(bytes(data), dtype=np.uint8)
