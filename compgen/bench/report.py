@@ -117,8 +117,10 @@ TABLE1_MODALITIES = ("text", "image", "audio", "bytes")
 
 def model_family(row: dict) -> str:
     """Row label without the per-modality wrapper, so one model is one line of Table 1."""
-    label = row["label"]
-    return label[5:] if label.startswith("7bit:") else label
+    spec = row["spec"]
+    if spec.lower().startswith("7bit:"):
+        return short_label(spec[5:], row.get("route", "native"))
+    return row["label"]
 
 
 def table1(rows: list[dict]) -> dict:
