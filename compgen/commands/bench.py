@@ -30,8 +30,8 @@ def add_parser(sub):
                    help="chunked: each --chunk bytes compressed independently; whole: each file at once "
                         "(default: both; scaling: chunked)")
     p.add_argument("--chunk", default="2048", help="chunk size in bytes (default 2048)")
-    p.add_argument("--max-bytes", default=None, help="cap on bytes per mode, e.g. 1M, 500k: a seeded sample "
-                                                     "of chunks / equal-share file prefixes")
+    p.add_argument("--max-bytes", default=None, help="cap on bytes per mode and --data spec, e.g. 1M, 500k: a "
+                                                     "seeded sample of chunks / equal-share file prefixes")
     p.add_argument("--tail", type=float, default=None, metavar="FRACTION",
                    help="use only the last FRACTION of each file (e.g. 0.05: the held-out tail of `compgen train`)")
     p.add_argument("--seed", type=int, default=0, help="chunk sampling seed (default 0)")

@@ -165,7 +165,7 @@ def load_units(specs: list[DataSpec], mode: str, opt: Options, max_bytes: int | 
             if max_bytes is not None:
                 capped = whole_pieces([(p.file, p.data) for p in whole], max_bytes)
                 by_name = {p.file: p for p in whole}
-                whole = [_prefix(by_name[c.file], len(c.data)) for c in capped]
+                whole = [q for q in (_prefix(by_name[c.file], len(c.data)) for c in capped) if q.data]
             pieces += whole
     if not pieces:
         raise UsageError("no input bytes: " + ", ".join(s.label for s in specs)
