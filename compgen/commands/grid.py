@@ -16,13 +16,13 @@ def _plt():
     return plt
 
 
-def _save(fig, path: Path) -> None:
+def _save(fig, path: Path, dpi: int = 110) -> None:
     import io
 
     from ..fileio import write_atomic
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    fig.savefig(buf, format="png", dpi=dpi)
     _plt().close(fig)
     write_atomic(path, buf.getvalue(), force=True)
 
@@ -49,7 +49,7 @@ def save_image_grid(panels: list[tuple[str, np.ndarray]], path: Path, split_col:
 def save_spectrograms(tracks: list[tuple[str, bytes]], path: Path, split_s: float, rate: int) -> None:
     """One spectrogram per track (8-bit samples), a line where the continuation starts."""
     plt = _plt()
-    fig, axes = plt.subplots(len(tracks), 1, figsize=(9, 1.9 * len(tracks) + 0.5), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(len(tracks), 1, figsize=(8, 1.5 * len(tracks) + 0.5), squeeze=False, sharex=True)
     for ax, (name, data) in zip(axes[:, 0], tracks):
         x = np.frombuffer(data, dtype=np.uint8).astype(np.float64) - 128.0
         ax.specgram(x, NFFT=512, Fs=rate, noverlap=384, cmap="magma")
@@ -58,4 +58,4 @@ def save_spectrograms(tracks: list[tuple[str, bytes]], path: Path, split_s: floa
         ax.set_title(name, fontsize=8)
     axes[-1, 0].set_xlabel("seconds (continuation right of the cyan line)")
     fig.tight_layout()
-    _save(fig, path)
+    _save(fig, path, dpi=72)  # noise-like pixels: PNG size grows with the pixel count

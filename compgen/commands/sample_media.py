@@ -124,7 +124,7 @@ def _image(args, path, specs, out, sampler, ref, load, spec_for_modality, progre
     save_image_grid(panels, out, half, f"{Path(path).name} rows {y}-{y + rows - 1}, cols {x}-{x + cols - 1}: "
                                        "right half of each row generated from the rows above and its left half")
     table = _table(results, [("model", "model"), ("mode", "mode"), (f"bits/byte under {ref.spec}", "ref_bpb"),
-                             ("PSNR dB vs real", "psnr_db"), ("seconds", "seconds")])
+                             ("PSNR dB vs real", "psnr_db"), ("seconds", "seconds"), ("stopped", "stopped")])
     doc = {"prime": f"image:{path}", "crop": [rows, cols, y, x], "reference": ref.spec, "seed": args.seed,
            "sampler": sampler.settings(), "results": results}
     written = [out] + _write_report(out, doc, table)
@@ -178,7 +178,8 @@ def _audio(args, path, specs, out, sampler, ref, load, spec_for_modality, progre
     spec_png = out.with_name(f"{out.stem}-spectrogram.png")
     save_spectrograms(tracks, spec_png, prime_n / RATE, RATE)
     table = _table(results, [("model", "model"), ("mode", "mode"), (f"bits/byte under {ref.spec}", "ref_bpb"),
-                             ("spectral distance dB vs real", "spectral_db"), ("seconds", "seconds")])
+                             ("spectral distance dB vs real", "spectral_db"), ("seconds", "seconds"),
+                             ("stopped", "stopped")])
     doc = {"prime": f"audio:{path}", "prime_seconds": args.prime_seconds, "seconds": seconds, "reference": ref.spec,
            "seed": args.seed, "sampler": sampler.settings(), "results": results}
     written += [spec_png] + _write_report(out, doc, table)

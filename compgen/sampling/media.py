@@ -156,7 +156,7 @@ def continue_bytes(model: Model, context: bytes, n: int, sampler: Sampler, rng, 
     out = bytearray()
     while len(out) < n:
         if deadline is not None and time.perf_counter() > deadline:
-            stats["stopped"] = "max_seconds"
+            stats["stopped"] = "max_seconds (rest flat)"
             out += bytes([out[-1] if out else context[-1] if context else 128]) * (n - len(out))
             break
         stream = bytes(context) + bytes(out)
