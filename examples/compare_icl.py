@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 import compgen
-from compgen.corpus import default_corpus
+from compgen.data.corpus import default_corpus
 from compgen.icl import curve, ncd, plots, report
 from compgen.icl.runner import Cache, run_jobs
 from compgen.icl.tasks import PromptFormat, load_sources, make_items

@@ -11,7 +11,7 @@ import pytest
 
 import compgen
 from compgen.bench import BenchConfig, measure, parse_size, run_bench
-from compgen.bench.data import chunk_pieces, read_files, whole_pieces
+from compgen.data import chunk_pieces, read_files, whole_pieces
 from compgen.bench.scaling import adjusted_view, fit_power_law, power_law, scaling_analysis
 from compgen.cli import main
 from compgen.errors import UsageError

@@ -133,7 +133,7 @@ def test_gzip_full_window_context():
 @pytest.mark.parametrize("n", [32767, 32768])
 def test_gzip_at_the_window_boundary(n):
     """ctx + b exactly fills (or just overflows) deflate's window: still identical."""
-    from compgen.corpus import default_corpus
+    from compgen.data.corpus import default_corpus
 
     model = compgen.load("gzip")
     ctx = default_corpus()[50_000: 50_000 + n]

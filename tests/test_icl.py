@@ -10,7 +10,7 @@ import pytest
 
 import compgen
 from compgen.cli import main
-from compgen.corpus import default_corpus
+from compgen.data.corpus import default_corpus
 from compgen.icl import curve, ncd, report
 from compgen.icl.runner import Cache, run_jobs
 from compgen.icl.scoring import choice_credit, greedy_exact_match, wilson

@@ -12,7 +12,7 @@ import compgen
 from compgen import samplers
 from compgen.cli import main
 from compgen.compressors.spans import scorer_for
-from compgen.corpus import default_corpus
+from compgen.data.corpus import default_corpus
 from compgen.sampling import CopyGuard, first_unit, generate, suffix_array
 
 

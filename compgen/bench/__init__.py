@@ -7,7 +7,7 @@ The unit of work is :func:`compgen.bench.unit.measure`, a pure function of
 (model spec, bytes, options).
 """
 
-from .data import parse_size
+from ..data import parse_size
 from .runner import BenchConfig, aggregate, plan, run_bench, run_units
 from .unit import measure
 

@@ -26,9 +26,11 @@ def run_job(cfg: BenchConfig, cli_check: bool = True, scaling: str | None = None
     add_labels(result["per_file"])
     if cli_check and "whole" in cfg.modes:
         from .clicheck import compare
-        from .data import read_files, whole_pieces
+        from ..data import Options, load_units, parse_data_spec
 
-        result["cli_check"] = compare(cfg.specs, whole_pieces(read_files(cfg.data, cfg.tail), cfg.max_bytes))
+        wholes = load_units([parse_data_spec(d) for d in cfg.data], "whole",
+                            Options(chunk=cfg.chunk, patch=tuple(cfg.patch), tail=cfg.tail), cfg.max_bytes)
+        result["cli_check"] = compare(cfg.specs, wholes)
     if scaling:
         from .scaling import scaling_analysis
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from ..fileio import write_atomic
 
-SUMMARY_FIELDS = ["mode", "label", "spec", "route", "units", "input_bytes", "output_bytes", "payload_bytes",
-                  "model_size_bytes", "n_params", "raw_rate", "adjusted_rate", "bits_per_byte",
+SUMMARY_FIELDS = ["modality", "mode", "label", "spec", "route", "units", "input_bytes", "output_bytes", "payload_bytes",
+                  "model_size_bytes", "n_params", "raw_rate", "raw_rate_header_once", "header_bytes", "adjusted_rate", "bits_per_byte",
                   "payload_bits_per_byte", "xent_bits_per_byte", "compress_Bps", "decompress_Bps",
                   "verified", "verify_failed", "load_s", "model_spec"]
-PER_FILE_FIELDS = ["mode", "label", "file", "route", "input_bytes", "output_bytes", "payload_bytes",
+PER_FILE_FIELDS = ["modality", "mode", "label", "file", "route", "input_bytes", "output_bytes", "payload_bytes",
                    "raw_rate", "bits_per_byte", "xent_bits_per_byte", "compress_Bps", "decompress_Bps"]
 
 
@@ -67,14 +67,16 @@ def fmt_bytes(n) -> str:
     return f"{n} B"
 
 
-COLUMNS = ["mode", "model", "input", "raw rate %", "adjusted rate %", "bits/byte", "payload b/B",
+COLUMNS = ["data", "mode", "model", "input", "raw rate %", "header once %", "adjusted rate %", "bits/byte", "payload b/B",
            "xent b/B", "compress", "decompress", "model size", "verified"]
 
 
 def table_cells(r: dict) -> list[str]:
     verified = "-" if not (r["verified"] or r["verify_failed"]) else (
         f"{r['verified']}/{r['units']}" + (" FAIL" if r["verify_failed"] else ""))
-    return [r["mode"], r["label"], fmt_bytes(r["input_bytes"]), fmt_rate(r["raw_rate"]), fmt_rate(r["adjusted_rate"]),
+    once = r.get("raw_rate_header_once")
+    return [r.get("modality", "bytes"), r["mode"], r["label"], fmt_bytes(r["input_bytes"]), fmt_rate(r["raw_rate"]),
+            fmt_rate(once) if r.get("header_bytes") else "=", fmt_rate(r["adjusted_rate"]),
             fmt_bpb(r["bits_per_byte"]), fmt_bpb(r["payload_bits_per_byte"]), fmt_bpb(r["xent_bits_per_byte"]),
             fmt_speed(r["compress_Bps"]), fmt_speed(r["decompress_Bps"]), fmt_bytes(r["model_size_bytes"]), verified]
 
@@ -84,21 +86,125 @@ def rich_table(rows: list[dict], title: str):
 
     table = Table(title=title)
     for col in COLUMNS:
-        table.add_column(col, justify="left" if col in ("mode", "model") else "right")
+        table.add_column(col, justify="left" if col in ("data", "mode", "model") else "right")
     prev = None
     for r in rows:
-        if prev is not None and r["mode"] != prev:
+        if prev is not None and (r.get("modality"), r["mode"]) != prev:
             table.add_section()
-        prev = r["mode"]
+        prev = (r.get("modality"), r["mode"])
         table.add_row(*table_cells(r))
     return table
 
 
 def markdown_table(rows: list[dict]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" if i < 2 else "---:" for i in range(len(COLUMNS))) + "|"]
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" if i < 3 else "---:" for i in range(len(COLUMNS))) + "|"]
     for r in rows:
         lines.append("| " + " | ".join(table_cells(r)) + " |")
     return "\n".join(lines) + "\n"
+
+
+#: Delétang et al. (ICLR 2024), Table 1, raw rate % (chunked 2048 B; "whole" = the whole
+#: enwik9 file): text = enwik9, image = ImageNet patches, audio = LibriSpeech.
+PAPER = {
+    "gzip": {("text", "chunked"): 48.1, ("text", "whole"): 32.3},
+    "xz": {("text", "chunked"): 50.0, ("text", "whole"): 23.0},
+    "png": {("image", "chunked"): 58.5},
+    "flac": {("audio", "chunked"): 30.9},
+    "Chinchilla 70B": {("text", "chunked"): 8.3, ("image", "chunked"): 48.0, ("audio", "chunked"): 21.0},
+}
+TABLE1_MODALITIES = ("text", "image", "audio", "bytes")
+
+
+def model_family(row: dict) -> str:
+    """Row label without the per-modality wrapper, so one model is one line of Table 1."""
+    spec = row["spec"]
+    if spec.lower().startswith("7bit:"):
+        return short_label(spec[5:], row.get("route", "native"))
+    return row["label"]
+
+
+def table1(rows: list[dict]) -> dict:
+    """{family: {(modality, mode): row}} plus the ordered modalities present."""
+    out: dict[str, dict] = {}
+    for r in rows:
+        if r.get("route") == "model" and r["label"].endswith("(range-coded)"):
+            continue
+        out.setdefault(model_family(r), {})[(r.get("modality", "bytes"), r["mode"])] = r
+    mods = [m for m in TABLE1_MODALITIES if any(m == k[0] for v in out.values() for k in v)]
+    return {"models": out, "modalities": mods}
+
+
+def table1_markdown(rows: list[dict]) -> str:
+    """Table 1 of the paper on our data: raw % (header once) / adjusted % per modality, chunked and whole."""
+    t = table1(rows)
+    mods = t["modalities"]
+    head = ["model"]
+    for m in mods:
+        head += [f"{m} chunked raw %", f"{m} chunked adj. %", f"{m} whole raw %"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+
+    def cell(r, key="raw_rate"):
+        if r is None or r.get(key) is None:
+            return "-"
+        txt = fmt_rate(r[key])
+        if key == "raw_rate" and r.get("header_bytes"):
+            txt += f" ({fmt_rate(r['raw_rate_header_once'])})"
+        if key == "raw_rate" and r["label"].startswith("7bit:"):
+            txt += " ⁷"
+        return txt + ("" if not r.get("verify_failed") else " FAIL")
+
+    for fam, by in t["models"].items():
+        cells = [fam]
+        for m in mods:
+            c, w = by.get((m, "chunked")), by.get((m, "whole"))
+            adj = "-" if c is None else (fmt_rate(c["adjusted_rate"]) if c["adjusted_rate"] < 100 else f"{100 * c['adjusted_rate']:.3g}")
+            cells += [cell(c), adj, cell(w)]
+        lines.append("| " + " | ".join(cells) + " |")
+    for fam, figs in PAPER.items():
+        cells = [f"paper: {fam}"]
+        for m in mods:
+            cells += [f"{figs[(m, 'chunked')]:.1f}" if (m, "chunked") in figs else "", "",
+                      f"{figs[(m, 'whole')]:.1f}" if (m, "whole") in figs else ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = ["", "Raw rate = compressed bytes / input bytes, every unit a real round trip. In brackets: the "
+             "codec's header (PNG framing, FLAC metadata) counted once across all chunks, as the paper does. "
+             "⁷ = token LM through the exact 7-bit scheme (`7bit:`). Adjusted adds the model's weights (bytes) "
+             "to the output. Paper rows: Delétang et al. 2024, Table 1 (enwik9, ImageNet, LibriSpeech)."]
+    return "\n".join(lines + notes) + "\n"
+
+
+def plot_table1(rows: list[dict], path: Path) -> None:
+    """Grouped bars: raw rate % per model, one group per modality (chunked), paper figures as markers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = table1([r for r in rows if r["mode"] == "chunked"])
+    mods, fams = t["modalities"], list(t["models"])
+    fig, axes = plt.subplots(1, len(mods), figsize=(4.5 * len(mods), 0.4 * max(4, len(fams)) + 1.8), squeeze=False)
+    for ax, m in zip(axes[0], mods):
+        names, vals = [], []
+        for f in fams:
+            r = t["models"][f].get((m, "chunked"))
+            if r is not None and r.get("raw_rate") is not None:
+                names.append(f)
+                vals.append(100 * r["raw_rate"])
+        ax.barh(range(len(vals)), vals, color="tab:blue")
+        for i, v in enumerate(vals):
+            ax.text(v, i, f" {v:.1f}", va="center", fontsize=8)
+        paper = [(k, fig[(m, "chunked")]) for k, fig in PAPER.items() if (m, "chunked") in fig]
+        for k, v in paper:
+            ax.axvline(v, color="tab:red", lw=0.8, ls="--")
+            ax.text(v, len(vals) - 0.4, f"paper {k} {v}", color="tab:red", fontsize=7, rotation=90, va="top")
+        ax.set_yticks(range(len(vals)), names)
+        ax.invert_yaxis()
+        ax.set_xlim(0, max(vals + [60]) * 1.25)
+        ax.set_title(f"{m}: raw rate % (chunks)")
+    fig.tight_layout()
+    from .scaling import _save
+
+    _save(fig, path)
 
 
 def csv_text(rows: list[dict], fields: list[str]) -> str:
@@ -126,11 +232,11 @@ def plot_rates(rows: list[dict], path: Path, title: str = "compression rate (low
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    modes = list(dict.fromkeys(r["mode"] for r in rows))
+    modes = list(dict.fromkeys((r.get("modality", "bytes"), r["mode"]) for r in rows))
     fig, axes = plt.subplots(1, len(modes), figsize=(6 * len(modes), 0.45 * max(4, len(rows) / len(modes)) + 1.5),
                              squeeze=False)
     for ax, mode in zip(axes[0], modes):
-        rs = [r for r in rows if r["mode"] == mode and r["raw_rate"] is not None]
+        rs = [r for r in rows if (r.get("modality", "bytes"), r["mode"]) == mode and r["raw_rate"] is not None]
         labels = [r["label"] for r in rs]
         raw = [100 * r["raw_rate"] for r in rs]
         ax.barh(range(len(rs)), raw, color="tab:blue", label="raw rate (whole output)")
@@ -151,7 +257,7 @@ def plot_rates(rows: list[dict], path: Path, title: str = "compression rate (low
         ax.invert_yaxis()
         ax.set_xlim(0, xmax * 1.3)
         ax.set_xlabel("raw rate % (output / input)")
-        ax.set_title(f"{mode}")
+        ax.set_title(f"{mode[0]}, {mode[1]}" if mode[0] != "bytes" else mode[1])
     fig.suptitle(title)
     fig.tight_layout()
     from .scaling import _save
@@ -182,7 +288,8 @@ def write_outputs(result: dict, out_dir: Path, stem: str = "bench", plots: bool 
         written.append(p)
 
     md = ["# compgen bench\n", f"Machine: {result.get('machine_line', '?')}\n",
-          f"Config: `{json.dumps(result['config'])}`\n", markdown_table(result["summary"])]
+          f"Config: `{json.dumps(result['config'])}`\n", "## Table 1 (raw / adjusted rate %)\n",
+          table1_markdown(result["summary"]), "\n## All rows\n", markdown_table(result["summary"])]
     if result.get("cli_check"):
         md += ["\n## Library vs CLI sizes (whole files)\n", cli_markdown(result["cli_check"])]
     put(f"{stem}.md", "\n".join(md).encode())
@@ -192,5 +299,8 @@ def write_outputs(result: dict, out_dir: Path, stem: str = "bench", plots: bool 
     if plots:
         p = out_dir / f"{stem}_rates.png"
         plot_rates(result["summary"], p)
+        written.append(p)
+        p = out_dir / f"{stem}_table1.png"
+        plot_table1(result["summary"], p)
         written.append(p)
     return written

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from ..errors import CompgenError, MissingDependencyError, UsageError
 from ..progress import progress_bar
-from .data import Piece, chunk_pieces, read_files, whole_pieces
+from ..data import Options, Piece, load_units, parse_data_spec
+from ..lm.seven_bit import spec_for_modality as lm_spec_for
 from .unit import is_codec_spec, measure
 
 MODES = ("chunked", "whole")
@@ -33,6 +34,9 @@ class BenchConfig:
     via_model: bool = False
     workers: int = 1
     tail: float | None = None
+    patch: tuple[int, int] = (32, 64)
+    lm_max_bytes: int | None = None  # LM specs only (they are ~10^4 times slower than codecs)
+    byte_scheme: str = "auto"  # token LMs on image/audio: auto (= 7bit) | 7bit | escape
     extra: dict = field(default_factory=dict)
 
 
@@ -58,18 +62,24 @@ def plan(cfg: BenchConfig) -> list[tuple[str, Piece, dict]]:
         if mode not in MODES:
             raise UsageError(f"unknown mode {mode!r}; use chunked, whole or both")
     check_specs(cfg.specs)
-    files = read_files(cfg.data, cfg.tail)
+    data = [parse_data_spec(d) for d in cfg.data]
+    opt = Options(chunk=cfg.chunk, patch=tuple(cfg.patch), tail=cfg.tail)
     units = []
     for mode in cfg.modes:
-        pieces = (chunk_pieces(files, cfg.chunk, cfg.max_bytes, cfg.seed) if mode == "chunked"
-                  else whole_pieces(files, cfg.max_bytes))
+        pieces = load_units(data, mode, opt, cfg.max_bytes, cfg.seed)
+        lm_pieces = pieces
+        if cfg.lm_max_bytes is not None and any(not is_codec_spec(s) for s in cfg.specs):
+            lm_pieces = load_units(data, mode, opt, min(cfg.lm_max_bytes, cfg.max_bytes or cfg.lm_max_bytes), cfg.seed)
         for spec in cfg.specs:
             routes = ["native"] if is_codec_spec(spec) else ["model"]
             if cfg.via_model and is_codec_spec(spec):
                 routes.append("model")
             for route in routes:
-                opts = {"route": route, "verify": cfg.verify, "mode": mode}
-                units.extend((spec, p, opts) for p in pieces)
+                for p in (pieces if is_codec_spec(spec) else lm_pieces):
+                    opts = {"route": route, "verify": cfg.verify, "mode": mode, "modality": p.modality}
+                    if p.meta and route == "native":
+                        opts["meta"] = p.info
+                    units.append((lm_spec_for(spec, p.modality, cfg.byte_scheme), p, opts))
     return units
 
 
@@ -109,7 +119,7 @@ def _sum(rows, key):
     return float(sum(vals))
 
 
-def aggregate(results: list[dict], by: tuple[str, ...] = ("mode", "spec", "route")) -> list[dict]:
+def aggregate(results: list[dict], by: tuple[str, ...] = ("modality", "mode", "spec", "route")) -> list[dict]:
     """Sum units into rows: raw/adjusted rate, bits/byte, cross-entropy, throughput."""
     groups: dict[tuple, list[dict]] = {}
     for r in results:
@@ -123,12 +133,16 @@ def aggregate(results: list[dict], by: tuple[str, ...] = ("mode", "spec", "route
         c_s = _sum(rs, "compress_s")
         d_s = _sum(rs, "decompress_s")
         size = max(int(r.get("model_size_bytes") or 0) for r in rs)
+        headers = [int(r.get("header_bytes") or 0) for r in rs]
+        # the paper counts a codec's header once across all chunks; both figures are kept
+        once = None if out is None else out - sum(headers) + max(headers)
         row = dict(zip(by, key))
         row.update(
             model_spec=rs[0].get("model_spec", rs[0]["spec"]), units=len(rs), input_bytes=n_in,
             output_bytes=None if out is None else int(out), payload_bytes=None if payload is None else int(payload),
             model_size_bytes=size, n_params=rs[0].get("n_params"),
             raw_rate=None if out is None else out / n_in,
+            header_bytes=max(headers), raw_rate_header_once=None if once is None else once / n_in,
             adjusted_rate=None if out is None else (out + size) / n_in,
             bits_per_byte=None if out is None else 8 * out / n_in,
             payload_bits_per_byte=None if payload is None else 8 * payload / n_in,
@@ -176,10 +190,11 @@ def run_bench(cfg: BenchConfig) -> dict:
     return {
         "config": {"models": cfg.specs, "data": cfg.data, "modes": list(cfg.modes), "chunk": cfg.chunk,
                    "max_bytes": cfg.max_bytes, "seed": cfg.seed, "verify": cfg.verify,
-                   "via_model": cfg.via_model, "workers": cfg.workers, "tail": cfg.tail, **cfg.extra},
+                   "via_model": cfg.via_model, "workers": cfg.workers, "tail": cfg.tail, "patch": list(cfg.patch),
+                   "lm_max_bytes": cfg.lm_max_bytes, "byte_scheme": cfg.byte_scheme, **cfg.extra},
         "started_unix": started,
         "wall_s": wall,
         "summary": aggregate(results),
-        "per_file": aggregate(results, ("mode", "spec", "route", "file")),
+        "per_file": aggregate(results, ("modality", "mode", "spec", "route", "file")),
         "units": results,
     }

@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 
 #: spec names whose native output is measured directly (their CLI-equivalent bytes)
-CODEC_NAMES = {"gzip", "zlib", "deflate", "zstd", "brotli", "xz", "lzma", "bz2", "bzip2", "ppmd"}
+CODEC_NAMES = {"gzip", "zlib", "deflate", "zstd", "brotli", "xz", "lzma", "bz2", "bzip2", "ppmd", "png", "flac"}
 
 _CACHE: "OrderedDict[str, object]" = OrderedDict()
 _CACHE_SIZE = 2
@@ -65,12 +65,12 @@ def _decompress_native(model, blob: bytes, length: int) -> bytes:
     return model.decompress(blob)
 
 
-def _native(model, data: bytes, verify: bool) -> dict:
+def _native(model, data: bytes, verify: bool, meta: dict | None = None) -> dict:
     t = time.perf_counter()
-    blob = model.compress(data)
+    blob = model.compress_media(data, meta) if meta else model.compress(data)
     t_c = time.perf_counter() - t
     out = {"output_bytes": len(blob), "payload_bytes": len(blob), "compress_s": t_c,
-           "xent_bits": float(model.code_length(data))}
+           "header_bytes": int(model.header_bytes(blob)), "xent_bits": float(model.code_length(data))}
     if verify:
         t = time.perf_counter()
         back = _decompress_native(model, blob, len(data))
@@ -109,7 +109,8 @@ def measure(spec: str, data: bytes, options: dict | None = None) -> dict:
     options = options or {}
     verify = bool(options.get("verify", False))
     route = options.get("route", "native")
-    result = {"spec": spec, "input_bytes": len(data), "route": route, "verified": None,
+    result = {"spec": spec, "input_bytes": len(data), "route": route, "modality": options.get("modality", "bytes"),
+              "verified": None,
               "decompress_s": None, "load_s": 0.0, "error": None}
     try:
         model, load_s = get_model(spec)
@@ -122,8 +123,10 @@ def measure(spec: str, data: bytes, options: dict | None = None) -> dict:
 
         if route == "native" and not isinstance(model, CompressorModel):
             route = result["route"] = "model"
-        fn = _native if route == "native" else _range_coded
-        result.update(fn(model, bytes(data), verify))
+        if route == "native":
+            result.update(_native(model, bytes(data), verify, options.get("meta")))
+        else:
+            result.update(_range_coded(model, bytes(data), verify))
         if verify and not result["verified"]:
             result["error"] = "round trip mismatch"
     except Exception as exc:  # reported per unit; the runner decides the exit code

@@ -138,9 +138,10 @@ def _register_builtin() -> None:
     # Imported here, not at module top: both modules are torch-free, and the container
     # must read any file's header without loading its model.
     from . import byte_coder
+    from ..lm import seven_bit
     from ..lm import settings as lm_settings
 
-    for fmt in (*byte_coder.FORMATS, *lm_settings.FORMATS):
+    for fmt in (*byte_coder.FORMATS, *lm_settings.FORMATS, *seven_bit.FORMATS):
         register_coder(fmt)
 
 

@@ -18,13 +18,20 @@ def add_parser(sub):
     p.add_argument("what", nargs="?", default="table", choices=["table", "scaling"],
                    help="table (default) or scaling")
     p.add_argument("-m", "--models", default=DEFAULT_MODELS, help=f"comma-separated specs (default: {DEFAULT_MODELS})")
-    p.add_argument("--data", nargs="+", required=True, metavar="PATH", help="files or directories (their files)")
+    p.add_argument("--data", nargs="+", required=True, metavar="SPEC",
+                   help="files or directories: PATH (bytes), text:PATH, image:PATH (grayscale patches), "
+                        "audio:PATH (16 kHz unsigned 8-bit samples)")
+    p.add_argument("--patch", default="32x64", help="image patch ROWSxCOLS (default 32x64 = 2048 bytes)")
+    p.add_argument("--lm-max-bytes", default=None,
+                   help="cap on bytes per mode and data spec for LM models only (a subset of the codecs' sample)")
+    p.add_argument("--byte-scheme", choices=["auto", "7bit", "escape"], default="auto",
+                   help="token LMs on image/audio bytes: exact 7-bit scheme (auto) or the token codec's escapes")
     p.add_argument("--mode", choices=["chunked", "whole", "both"], default=None,
                    help="chunked: each --chunk bytes compressed independently; whole: each file at once "
                         "(default: both; scaling: chunked)")
     p.add_argument("--chunk", default="2048", help="chunk size in bytes (default 2048)")
-    p.add_argument("--max-bytes", default=None, help="cap on bytes per mode, e.g. 1M, 500k: a seeded sample "
-                                                     "of chunks / equal-share file prefixes")
+    p.add_argument("--max-bytes", default=None, help="cap on bytes per mode and --data spec, e.g. 1M, 500k: a "
+                                                     "seeded sample of chunks / equal-share file prefixes")
     p.add_argument("--tail", type=float, default=None, metavar="FRACTION",
                    help="use only the last FRACTION of each file (e.g. 0.05: the held-out tail of `compgen train`)")
     p.add_argument("--seed", type=int, default=0, help="chunk sampling seed (default 0)")
@@ -54,6 +61,7 @@ def with_threads(spec: str, threads: int) -> str:
 
 def build_config(args):
     from ..bench import BenchConfig, parse_size
+    from ..data.image import parse_patch
     from ..registry import split_specs
 
     if args.workers < 1:
@@ -70,7 +78,9 @@ def build_config(args):
     return BenchConfig(specs=specs, data=list(args.data), modes=modes, chunk=parse_size(args.chunk),
                        max_bytes=parse_size(args.max_bytes) if args.max_bytes else None, seed=args.seed,
                        verify=args.verify, via_model=args.via_model, workers=args.workers,
-                       tail=args.tail)
+                       tail=args.tail, patch=parse_patch(args.patch),
+                       lm_max_bytes=parse_size(args.lm_max_bytes) if args.lm_max_bytes else None,
+                       byte_scheme=args.byte_scheme)
 
 
 def run(args) -> int:
@@ -91,6 +101,9 @@ def run(args) -> int:
     chunk = f"chunks of {cfg.chunk} B" if "chunked" in cfg.modes else "whole files"
     cap = f", max {cfg.max_bytes} B per mode" if cfg.max_bytes else ""
     console.print(rich_table(result["summary"], f"compression rate = output / input (lower is better); {chunk}{cap}"))
+    from ..bench.report import table1_markdown
+
+    console.print(table1_markdown(result["summary"]), markup=False)
     console.print(f"[dim]{result['machine_line']}; speeds are per process (sum of unit times)[/dim]")
     if result.get("cli_check"):
         rows = result["cli_check"]

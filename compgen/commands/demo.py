@@ -22,7 +22,7 @@ def run(args) -> int:
 
     from rich.console import Console
 
-    from ..corpus import default_corpus
+    from ..data.corpus import default_corpus
     from ..errors import UsageError
     from ..registry import load
     from ..samplers import TopP

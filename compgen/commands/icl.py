@@ -45,7 +45,9 @@ def add_parser(sub):
     g.add_argument("--class-data", metavar="DIR",
                    help="classify/ncd classes: one per sub-directory, else one per file (default: built-in)")
     c = p.add_argument_group("compression curve (curve)")
-    c.add_argument("--data", metavar="FILE", help="data stream (default: the built-in corpus)")
+    c.add_argument("--data", metavar="SPEC", nargs="+",
+                   help="data streams, one panel each: PATH (bytes), text:PATH, image:PATH (grayscale patches), "
+                        "audio:PATH (8-bit 16 kHz samples); default: the built-in corpus")
     c.add_argument("--chunk", type=int, default=2048, help="chunk size in bytes")
     c.add_argument("--bucket", type=int, default=128, help="position bucket size in bytes")
     c.add_argument("--max-chunks", type=int, default=16, help="chunks spread over the data")
@@ -175,47 +177,72 @@ def run_tasks(args, console) -> int:
 def run_curve(args, console) -> int:
     from rich.table import Table
 
-    from ..corpus import default_corpus
-    from ..fileio import read_input
+    from ..data import parse_data_spec, read_modal
+    from ..data.corpus import default_corpus
     from ..icl import plots, report
     from ..icl.curve import make_chunks, summarise
     from ..icl.runner import run_jobs
+    from ..lm.seven_bit import spec_for_modality
+    from ..registry import load, split_specs
 
-    data = read_input(args.data) if args.data else default_corpus()
     if args.max_chunks < 1:
         raise UsageError("--max-chunks must be >= 1")
-    chunks = make_chunks(data, args.chunk, args.bucket, args.max_chunks)
-    models = _load_models(args.models)
+    specs = split_specs(args.models)
+    if not specs:
+        raise UsageError("--models: no model given")
+    streams = []  # (panel name, modality, bytes): each spec read once, streamed file by file
+    for text in (args.data or [None]):
+        if text is None:
+            streams.append(("built-in corpus", "text", default_corpus()))
+            continue
+        spec = parse_data_spec(text)
+        data, _ = read_modal(text)
+        if not data:
+            raise UsageError(f"{text}: no bytes")
+        streams.append((f"{spec.modality if spec.modality != 'bytes' else 'bytes'}: {Path(spec.path).name}",
+                        spec.modality, data))
+    loaded: dict = {}
     out = _outdir(args.output)
     cache = _cache(args, out)
     t0 = time.perf_counter()
+    panels, payload_panels, rows, n_chunks = [], [], [], 0
     try:
-        results = run_jobs(models, chunks, cache, workers=args.workers, batch=1, desc="icl curve")
+        for name, modality, data in streams:
+            chunks = make_chunks(data, args.chunk, args.bucket, args.max_chunks)
+            models = []
+            for s in specs:
+                real = spec_for_modality(s, modality)
+                if real not in loaded:
+                    loaded[real] = load(real)
+                models.append(loaded[real])
+            results = run_jobs(models, chunks, cache, workers=args.workers, batch=1, desc=f"icl curve {name}")
+            curves = [summarise(m.spec, chunks, results) for m in models]
+            n_chunks += len(chunks)
+            table = Table(title=f"bits/byte by position ({len(chunks)} chunks of {args.chunk} B, {name})")
+            table.add_column("position")
+            for c in curves:
+                table.add_column(c["model"], justify="right")
+            for i, pos in enumerate(curves[0]["positions"]):
+                table.add_row(f"{pos}-{pos + args.bucket - 1}", *[f"{c['bits_per_byte'][i]:.3f}" for c in curves])
+            table.add_row("overall", *[f"{c['overall_bits_per_byte']:.3f}" for c in curves], end_section=True)
+            console.print(table)
+            rows += [{"data": name, "model": c["model"], "position": pos, "bits_per_byte": c["bits_per_byte"][i],
+                      "stderr": c["stderr"][i], "chunks": c["chunks"]}
+                     for c in curves for i, pos in enumerate(c["positions"])]
+            panels.append((name, curves))
+            payload_panels.append({"data": name, "modality": modality, "chunks": len(chunks), "curves": curves})
     finally:
         cache.close()
     wall = time.perf_counter() - t0
-    curves = [summarise(m.spec, chunks, results) for m in models]
-    table = Table(title=f"bits/byte by position ({len(chunks)} chunks of {args.chunk} B, "
-                        f"{args.data or 'built-in corpus'})")
-    table.add_column("position")
-    for c in curves:
-        table.add_column(c["model"], justify="right")
-    for i, pos in enumerate(curves[0]["positions"]):
-        table.add_row(f"{pos}-{pos + args.bucket - 1}", *[f"{c['bits_per_byte'][i]:.3f}" for c in curves])
-    table.add_row("overall", *[f"{c['overall_bits_per_byte']:.3f}" for c in curves], end_section=True)
-    console.print(table)
-    rows = [{"model": c["model"], "position": pos, "bits_per_byte": c["bits_per_byte"][i],
-             "stderr": c["stderr"][i], "chunks": c["chunks"]}
-            for c in curves for i, pos in enumerate(c["positions"])]
     payload = {"probe": "curve", "data": args.data, "chunk": args.chunk, "bucket": args.bucket,
-               "chunks": len(chunks), "wall_seconds": wall, "curves": curves}
+               "chunks": n_chunks, "wall_seconds": wall, "panels": payload_panels,
+               "curves": [c for p in payload_panels for c in p["curves"]]}
     written = report.write_outputs(out, "curve", payload, rows,
-                                   ["model", "position", "bits_per_byte", "stderr", "chunks"])
+                                   ["data", "model", "position", "bits_per_byte", "stderr", "chunks"])
     if not args.no_plots:
-        name = Path(args.data).name if args.data else "built-in corpus"
-        written.append(plots.plot_curve(curves, out / "curve.png",
-                                        f"in-context compression curve: {name}, {args.chunk}-byte chunks"))
-    _note(console, args, f"{len(chunks)} chunks x {len(models)} models in {wall:.1f} s; wrote {', '.join(written)}")
+        written.append(plots.plot_curve_panels(
+            panels, out / "curve.png", f"in-context compression curve: bits/byte by position in {args.chunk}-byte chunks"))
+    _note(console, args, f"{n_chunks} chunks x {len(specs)} models in {wall:.1f} s; wrote {', '.join(written)}")
     return 0
 
 

@@ -75,6 +75,21 @@ class CompressorModel(Model):
         """Bytes of the native output; codecs may count without building the output."""
         return len(self.compress(data))
 
+    def compress_media(self, data: bytes, meta: dict | None = None) -> bytes:
+        """Native output given what the bytes are (an image's shape, a sound's rate).
+
+        Generic codecs ignore ``meta``; PNG and FLAC use it to code a picture as a picture.
+        """
+        return self.compress(data)
+
+    def header_bytes(self, blob: bytes) -> int:
+        """Bytes of ``blob`` that are per-file framing, not coded data (0: not separated).
+
+        The paper counts a codec's header once across all chunks; benchmarks report
+        both that figure and the full one.
+        """
+        return 0
+
     def codec_params(self) -> dict:
         """Codec settings that belong in the spec, e.g. ``{"level": 9}``."""
         return {}

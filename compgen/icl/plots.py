@@ -85,21 +85,33 @@ def plot_accuracy(rows: list[dict], path, metric: str = "accuracy") -> str:
 
 def plot_curve(curves: list[dict], path, title: str = "") -> str:
     """bits/byte of each position bucket given the preceding bytes of its chunk."""
+    return plot_curve_panels([(title or "in-context compression curve", curves)], path)
+
+
+def plot_curve_panels(panels: list[tuple[str, list[dict]]], path, title: str = "") -> str:
+    """One curve panel per data stream (text / image / audio), side by side in one PNG."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4), squeeze=False)
+    for ax, (name, curves) in zip(axes[0], panels):
+        _curve_axes(ax, curves, name)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+    return str(path)
+
+
+def _curve_axes(ax, curves: list[dict], title: str) -> None:
     for c in curves:
         x = [p + c["bucket"] / 2 for p in c["positions"]]
         ax.errorbar(x, c["bits_per_byte"], yerr=c["stderr"], marker="o", ms=3, lw=1.4, capsize=2,
                     label=f"{c['model']} ({c['overall_bits_per_byte']:.2f} overall)")
     ax.set_xlabel("position in chunk (bytes, bucket centre)")
     ax.set_ylabel("bits / byte")
-    ax.set_title(title or "in-context compression curve", fontsize=11)
+    ax.set_title(title, fontsize=11)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9)
-    fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
-    return str(path)
 
 
 def plot_ncd(rows: list[dict], path) -> str:

@@ -413,7 +413,7 @@ def builtin_sources() -> list[tuple[str, str]]:
     import argparse
     import textwrap
 
-    from ..corpus import default_corpus
+    from ..data.corpus import default_corpus
 
     code = "".join(Path(m.__file__).read_text(encoding="utf-8") for m in (argparse, textwrap))
     rng = random.Random("compgen-icl-data")

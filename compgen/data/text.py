@@ -1,4 +1,4 @@
-"""Benchmark inputs: files -> units of bytes (whole files or fixed-size chunks).
+"""Bytes inputs: files -> units of bytes (whole files or fixed-size chunks).
 
 Chunks never span two files. ``--max-bytes`` keeps a seeded random sample of chunks
 (chunk mode) or equal-share prefixes of the files (whole mode), so every model in one
@@ -7,6 +7,7 @@ run sees exactly the same bytes.
 
 from __future__ import annotations
 
+import heapq
 import random
 import re
 from dataclasses import dataclass
@@ -34,11 +35,22 @@ def parse_size(text) -> int:
 
 @dataclass(frozen=True)
 class Piece:
-    """One unit of input: ``data`` from ``file`` at ``offset``."""
+    """One unit of input: ``data`` from ``file`` at ``offset`` (in the modality's bytes).
+
+    ``modality`` is "bytes", "text", "image" or "audio"; ``meta`` holds what a codec or a
+    viewer needs to see the bytes as a picture or a sound: ``shape`` (rows, columns) of
+    an image patch or raster, ``rate`` (Hz) of audio samples.
+    """
 
     file: str
     offset: int
     data: bytes
+    modality: str = "bytes"
+    meta: tuple = ()
+
+    @property
+    def info(self) -> dict:
+        return dict(self.meta)
 
     @property
     def label(self) -> str:
@@ -85,35 +97,69 @@ def read_files(paths: list[str], tail: float | None = None) -> list[tuple[str, b
     return files
 
 
+def file_chunks(name: str, data: bytes, chunk: int, drop_tail: bool = False, modality: str = "bytes",
+                meta: tuple = ()):
+    """Yield the ``chunk``-byte pieces of one file's bytes (the last may be shorter)."""
+    for off in range(0, len(data), chunk):
+        part = data[off: off + chunk]
+        if drop_tail and len(part) < chunk and off > 0:
+            continue
+        yield Piece(name, off, part, modality, meta)
+
+
+def sample_pieces(stream, chunk: int, max_bytes: int | None = None, seed: int = 0) -> list[Piece]:
+    """All pieces of ``stream``, or under ``max_bytes`` a seeded sample of its full-size pieces.
+
+    Streams: memory stays within about ``max_bytes`` (a reservoir of the pieces with the
+    smallest seeded random keys), so a folder of large files is never held at once.
+    """
+    if max_bytes is None:
+        return list(stream)
+    rng = random.Random(seed)
+    k = max(1, max_bytes // chunk)
+    kept: list[tuple[float, int, Piece]] = []
+    total, overflow = 0, False
+    full: list = []  # max-heaps (negated keys) of the k best full-size / short pieces
+    short: list = []
+
+    def offer(heap, key, i, piece):
+        if len(heap) < k:
+            heapq.heappush(heap, (-key, i, piece))
+        elif -heap[0][0] > key:
+            heapq.heapreplace(heap, (-key, i, piece))
+
+    for i, piece in enumerate(stream):
+        key = rng.random()
+        if not overflow:
+            kept.append((key, i, piece))
+            total += len(piece.data)
+            if total > max_bytes:
+                overflow = True
+                for item in kept:
+                    offer(full if len(item[2].data) == chunk else short, *item)
+                kept = []
+            continue
+        offer(full if len(piece.data) == chunk else short, key, i, piece)
+    if not overflow:
+        return [p for _, _, p in kept]
+    if full and max_bytes >= chunk:  # a sample is made of full-size chunks, like the paper's
+        return [p for _, _, p in sorted(full, key=lambda t: t[1])]
+    picked, budget = [], 0
+    for negkey, i, p in sorted(full + short, key=lambda t: -t[0]):
+        if budget + len(p.data) <= max_bytes or not picked:
+            picked.append((i, p))
+            budget += len(p.data)
+    return [p for _, p in sorted(picked, key=lambda t: t[0])]
+
+
 def chunk_pieces(files: list[tuple[str, bytes]], chunk: int, max_bytes: int | None = None,
                  seed: int = 0, drop_tail: bool = False) -> list[Piece]:
     """Every ``chunk``-byte piece of every file (a file's last piece may be shorter);
     under ``max_bytes`` a seeded sample of the full-size pieces."""
     if chunk <= 0:
         raise UsageError("--chunk must be > 0")
-    pieces = []
-    for name, data in files:
-        for off in range(0, len(data), chunk):
-            part = data[off: off + chunk]
-            if drop_tail and len(part) < chunk and off > 0:
-                continue
-            pieces.append(Piece(name, off, part))
-    if max_bytes is not None and sum(len(p.data) for p in pieces) > max_bytes:
-        full = [p for p in pieces if len(p.data) == chunk]
-        if full and max_bytes >= chunk:  # a sample is made of full-size chunks, like the paper's
-            pieces = full
-        order = list(range(len(pieces)))
-        random.Random(seed).shuffle(order)
-        keep, total = [], 0
-        for i in order:
-            n = len(pieces[i].data)
-            if total + n <= max_bytes or not keep:
-                keep.append(i)
-                total += n
-            if total >= max_bytes:
-                break
-        pieces = [pieces[i] for i in sorted(keep)]
-    return pieces
+    stream = (p for name, data in files for p in file_chunks(name, data, chunk, drop_tail))
+    return sample_pieces(stream, chunk, max_bytes, seed)
 
 
 def whole_pieces(files: list[tuple[str, bytes]], max_bytes: int | None = None) -> list[Piece]:
