@@ -154,7 +154,7 @@ def coder_format(name: str) -> CoderFormat:
     return fmt
 
 
-def _format_by_id(coder_id: int) -> CoderFormat:
+def format_by_id(coder_id: int) -> CoderFormat:
     if not _BY_ID:
         _register_builtin()
     fmt = _BY_ID.get(coder_id)
@@ -263,7 +263,7 @@ def unpack(blob: bytes) -> tuple[Header, bytes]:
         if plen != length:
             raise RefusedError("corrupt compgen file (stored payload length differs from the original's)")
     else:
-        fmt = _format_by_id(coder_id)
+        fmt = format_by_id(coder_id)
         try:
             coder = fmt.unpack(settings_raw)
         except RefusedError:

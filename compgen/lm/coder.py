@@ -316,7 +316,7 @@ class TokenRangeCoder:
         seg = -(-length // streams) if streams else 0
         sizes = segment_sizes(length, streams, seg) if (streams and -(-length // seg) == streams) or length == streams == 0 else None
         if (sizes is None or window != m.window or sorted(set(raw)) != raw or any(not 0 <= i < streams for i in raw)
-                or n_tokens > 2 * length + streams):
+                or n_tokens > (1 + getattr(m.codec, "n_digits", 0)) * length + streams):  # escapes: ESC + digits
             raise RefusedError("corrupt compgen file (inconsistent segment plan)")
         raw_bytes = sum(int(sizes[i]) for i in raw)
         coded = [i for i in range(streams) if i not in raw]
