@@ -80,7 +80,7 @@ def main(argv=None) -> int:
             print(f"{r['codec']:38} {n:>8} {r['fast_ms']:>9.1f} {r['naive_ms']:>9.1f} {r['speedup']:>7.2f}x "
                   f"{r['cpu_speedup']:>10.2f}x {str(r['identical']):9}  {r['route']}", flush=True)
     meta = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
-            "loadavg_at_end": os.getloadavg(), "corpus": "pydoc_data.topics (compgen.corpus.default_corpus)",
+            "loadavg_at_end": os.getloadavg(), "corpus": "pydoc_data.topics (compgen.data.corpus.default_corpus)",
             "note": "best of --repeat runs (wall and CPU time); machine shared with other jobs"}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")

@@ -314,7 +314,8 @@ class TokenRangeCoder:
             raise RefusedError("corrupt compgen file (bad LM coder settings)") from None
         # The plan follows from the length and the stream count alone (not this model's batch).
         seg = -(-length // streams) if streams else 0
-        sizes = segment_sizes(length, streams, seg) if (streams and -(-length // seg) == streams) or length == streams == 0 else None
+        plan_ok = (streams > 0 and seg > 0 and -(-length // seg) == streams) or length == streams == 0
+        sizes = segment_sizes(length, streams, seg) if plan_ok else None
         if (sizes is None or window != m.window or sorted(set(raw)) != raw or any(not 0 <= i < streams for i in raw)
                 or n_tokens > (1 + getattr(m.codec, "n_digits", 0)) * length + streams):  # escapes: ESC + digits
             raise RefusedError("corrupt compgen file (inconsistent segment plan)")
