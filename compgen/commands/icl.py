@@ -3,6 +3,7 @@
     compgen icl [run] --models gzip,ppmd --tasks all --shots 0,1,2,4,8,16 --seeds 3 -o icl-out/
     compgen icl --list-tasks
     compgen icl curve --models gzip,ppmd --data FILE --chunk 2048
+    compgen icl --models gzip,ppmd,smollm2 --executor dask://scheduler-host:8786 -o icl-out/
     compgen icl ncd --models gzip,ppmd --class-data DIR
 """
 
@@ -30,6 +31,9 @@ def add_parser(sub):
     p.add_argument("-o", "--output", default="icl-out", help="output directory (results, plots, cache)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="worker processes for codec models (default: min(2, cores))")
+    from ..executors import add_arguments
+
+    add_arguments(p)
     p.add_argument("--no-cache", action="store_true", help="ignore and do not write the per-item cache")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     g = p.add_argument_group("few-shot tasks (run)")
@@ -93,6 +97,12 @@ def _cache(args, out: Path):
     return Cache(None if args.no_cache else out / "cache.jsonl")
 
 
+def _executor(args) -> dict:
+    from ..executors import from_args
+
+    return {"workers": args.workers, "executor": from_args(args), "ship_data": args.ship_data}
+
+
 def _note(console, args, text: str) -> None:
     if not getattr(args, "quiet", False):
         console.print(text, style="dim", highlight=False)
@@ -147,7 +157,7 @@ def run_tasks(args, console) -> int:
     cache = _cache(args, out)
     t0 = time.perf_counter()
     try:
-        results = run_jobs(models, items, cache, workers=args.workers, desc="icl tasks")
+        results = run_jobs(models, items, cache, desc="icl tasks", **_executor(args))
     finally:
         cache.close()
     wall = time.perf_counter() - t0
@@ -159,7 +169,7 @@ def run_tasks(args, console) -> int:
     payload = {"probe": "few-shot", "models": specs, "tasks": tasks, "shots": sorted(set(shots)),
                "seeds": args.seeds, "items_per_cell": args.max_items, "em_items": args.em_items,
                "format": fmt.template, "class_data": args.class_data, "wall_seconds": wall,
-               "workers": args.workers, "rows": rows}
+               "workers": args.workers, "executor": str(_executor(args)["executor"]), "rows": rows}
     written = report.write_outputs(out, "results", payload, rows)
     if not args.no_plots:
         written.append(plots.plot_accuracy(rows, out / "icl_accuracy.png"))
@@ -190,7 +200,7 @@ def run_curve(args, console) -> int:
     cache = _cache(args, out)
     t0 = time.perf_counter()
     try:
-        results = run_jobs(models, chunks, cache, workers=args.workers, batch=1, desc="icl curve")
+        results = run_jobs(models, chunks, cache, batch=1, desc="icl curve", **_executor(args))
     finally:
         cache.close()
     wall = time.perf_counter() - t0
@@ -244,7 +254,7 @@ def run_ncd(args, console) -> int:
     cache = _cache(args, out)
     t0 = time.perf_counter()
     try:
-        results = run_jobs(models, [selfjob, *queries], cache, workers=args.workers, batch=2, desc="icl ncd")
+        results = run_jobs(models, [selfjob, *queries], cache, batch=2, desc="icl ncd", **_executor(args))
     finally:
         cache.close()
     wall = time.perf_counter() - t0

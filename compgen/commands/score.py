@@ -6,7 +6,7 @@ import json
 import time
 
 from ..fileio import read_input
-from ..registry import load, parse_spec, split_specs
+from ..registry import parse_spec, split_specs
 
 
 def add_parser(sub):
@@ -18,7 +18,38 @@ def add_parser(sub):
                    help="comma-separated model specs (default: gzip,zstd,brotli,xz,bz2,ppmd)")
     p.add_argument("files", nargs="*", help="files to score (default: stdin)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    from ..executors import add_arguments
+
+    add_arguments(p, workers=True)
     return p
+
+
+def score_unit(spec: str, data: bytes) -> dict:
+    """One (model, file) unit: code length and native size; the model is built once per process."""
+    from ..executors import cached_model
+
+    model = cached_model(spec)[0]
+    t = time.perf_counter()
+    bits = float(model.code_length(data)) if data else 0.0
+    native = model.compressed_size(data) if hasattr(model, "compressed_size") else None
+    return {"model": model.spec, "bits": bits, "native_bytes": native, "seconds": time.perf_counter() - t}
+
+
+def _inputs(files: list[str]):
+    """(name, Data) per input; a directory stands for the files directly inside it."""
+    import os
+    from pathlib import Path
+
+    from ..bench.data import expand_paths
+    from ..executors import Data
+
+    out = []
+    for f in files:
+        if f != "-" and Path(f).is_dir():
+            out += [(str(p), Data(read_input(str(p)), os.path.abspath(p))) for p in expand_paths([f])]
+        else:
+            out.append((f if f != "-" else "<stdin>", Data(read_input(f), None if f == "-" else os.path.abspath(f))))
+    return out
 
 
 def console():
@@ -33,8 +64,6 @@ def console():
 def run(args) -> int:
     from rich.table import Table
 
-    from ..progress import progress_bar
-
     specs = split_specs(args.models)
     if not specs:
         from ..errors import UsageError
@@ -42,20 +71,22 @@ def run(args) -> int:
         raise UsageError("no model given (-m gzip,zstd,...)")
     for spec in specs:  # every spec is checked before any slow loading or reading
         parse_spec(spec)
-    files = args.files or ["-"]
-    inputs = [(f if f != "-" else "<stdin>", read_input(f)) for f in files]
-    models = [load(s) for s in specs]
+    from ..executors import from_args, map_units, open_backend
+
+    executor = from_args(args)
+    inputs = _inputs(args.files or ["-"])
+    pairs = [(spec, name, data) for spec in specs for name, data in inputs]  # grouped by model: each loads once
+    with open_backend(executor, ship_data=args.ship_data) as backend:
+        results = map_units(backend, score_unit, [(spec, data) for spec, _, data in pairs],
+                            labels=[f"{spec} on {name}" for spec, name, _ in pairs], desc="score", unit="runs")
+    by_pair = {(spec, name): res for (spec, name, _), res in zip(pairs, results)}
     rows = []
-    with progress_bar("score", len(inputs) * len(models), unit="runs") as advance:
-        for name, data in inputs:
-            for model in models:
-                t = time.perf_counter()
-                bits = float(model.code_length(data)) if data else 0.0
-                native = model.compressed_size(data) if hasattr(model, "compressed_size") else None
-                rows.append({"file": name, "model": model.spec, "bytes": len(data), "bits": bits,
-                             "bits_per_byte": bits / len(data) if data else 0.0,
-                             "native_bytes": native, "seconds": time.perf_counter() - t})
-                advance(1)
+    for name, data in inputs:
+        for spec in specs:
+            res, n = by_pair[spec, name], len(data.data)
+            rows.append({"file": name, "model": res["model"], "bytes": n, "bits": res["bits"],
+                         "bits_per_byte": res["bits"] / n if n else 0.0, "native_bytes": res["native_bytes"],
+                         "seconds": res["seconds"]})
     table = Table(title="code length (bits per byte, lower is better)")
     right = {"justify": "right"}
     for col, kw in [("file", {}), ("model", {}), ("bytes", right), ("bits/byte", right),
