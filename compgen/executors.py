@@ -264,10 +264,22 @@ def cached_model(spec: str, fingerprint: str | None = None):
     return model, elapsed
 
 
-def _ignore_sigint() -> None:  # Ctrl-C goes to the parent, which cancels; workers must not print tracebacks
+@contextmanager
+def _sigint_ignored():
+    """Ignore Ctrl-C while worker processes are started: they inherit the ignored signal
+    (kept across exec and by Python's start-up), so Ctrl-C reaches only this process,
+    which cancels the units and stops the workers, and no worker prints a traceback."""
     import signal
+    import threading
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 # ------------------------------------------------------------------ backends
@@ -327,33 +339,40 @@ class FuturesBackend(Backend):
         self.name = f"process x{workers}" if own else type(executor).__name__
 
     def submit(self, fn, *args):
+        if self.own:  # the pool starts its processes inside submit()
+            with _sigint_ignored():
+                return self.executor.submit(fn, *args)
         return self.executor.submit(fn, *args)
 
     def wait_any(self, futures) -> list:
         return list(futures_wait(list(futures), return_when=FIRST_COMPLETED).done)
 
     def cancel(self, futures) -> None:
-        for f in futures:
-            f.cancel()
-        if self.own and futures:  # stop now (finished results are kept by the caller), not after every queued batch
+        if self.own and futures:
+            # stop now (finished results are kept by the caller), not after every queued batch; the
+            # pool then fails the pending futures itself (cancelling them too races with it)
             self._aborted = True
             for proc in list((getattr(self.executor, "_processes", None) or {}).values()):
                 proc.terminate()
-            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor.shutdown(wait=False)
+            return
+        for f in futures:
+            f.cancel()
 
     def close(self) -> None:
         if self.own:
-            self.executor.shutdown(wait=not self._aborted, cancel_futures=True)
+            if not self._aborted:
+                self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 class DaskBackend(Backend):
-    """A ``distributed.Client``; ``cluster`` = a LocalCluster we started (closed by us)."""
+    """A ``distributed.Client``; ``own``: we made the client (and ``cluster``, a LocalCluster) and close them."""
 
     in_process = False
     scatters = True
 
-    def __init__(self, client, cluster=None, ship: bool = False):
-        self.client, self.cluster, self.ship = client, cluster, ship
+    def __init__(self, client, cluster=None, ship: bool = False, own: bool = False):
+        self.client, self.cluster, self.ship, self.own = client, cluster, ship, own or cluster is not None
         self.workers = max(1, sum(client.nthreads().values()))
         self.name = f"dask {'local x' + str(self.workers) if cluster is not None else client.scheduler.address}"
 
@@ -377,8 +396,9 @@ class DaskBackend(Backend):
         return self.client.scatter(data, hash=False)
 
     def close(self) -> None:
-        if self.cluster is not None:
+        if self.own:
             self.client.close()
+        if self.cluster is not None:
             self.cluster.close()
 
 
@@ -397,6 +417,24 @@ def _note(text: str) -> None:
         print(f"compgen: {text}", file=sys.stderr, flush=True)
 
 
+def local_cluster(workers: int, dashboard: bool = True):
+    """(LocalCluster, Client): ``workers`` processes x 1 thread, listening on loopback only.
+
+    Dask's own INFO/WARNING lines (worker start/stop, a port already taken) are turned
+    down to errors in this process: the progress bar and our notes say what happens.
+    """
+    import warnings
+
+    distributed = _import_distributed()
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    with warnings.catch_warnings(), _sigint_ignored():
+        warnings.simplefilter("ignore")  # "port 8787 is in use, using another": the link printed is the real one
+        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                           host="127.0.0.1", silence_logs=logging.ERROR,
+                                           dashboard_address="127.0.0.1:8787" if dashboard else None)
+    return cluster, distributed.Client(cluster)
+
+
 def _start_dask(spec: ExecutorSpec, ship: bool) -> DaskBackend:
     distributed = _import_distributed()
     if spec.address:
@@ -404,13 +442,11 @@ def _start_dask(spec: ExecutorSpec, ship: bool) -> DaskBackend:
             client = distributed.Client(spec.address, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             raise CompgenError(f"cannot reach the Dask scheduler at {spec.address}: {exc}") from None
-        backend = DaskBackend(client, None, ship)
+        backend = DaskBackend(client, None, ship, own=True)
         _note(f"dask scheduler {spec.address}: {len(client.nthreads())} workers, {backend.workers} threads")
         return backend
     n = spec.workers or os.cpu_count() or 1
-    cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                       dashboard_address="127.0.0.1:8787", silence_logs=logging.ERROR)
-    client = distributed.Client(cluster)
+    cluster, client = local_cluster(n)
     _note(f"local Dask cluster: {n} workers x 1 thread; dashboard {cluster.dashboard_link}")
     return DaskBackend(client, cluster, ship)
 
@@ -441,8 +477,7 @@ def open_backend(executor=None, workers: int | None = None, ship_data: bool = Fa
         from concurrent.futures import ProcessPoolExecutor
 
         n = spec.workers or os.cpu_count() or 1
-        pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"),  # fork is unsafe with torch
-                                   initializer=_ignore_sigint)
+        pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))  # fork is unsafe with torch
         backend = FuturesBackend(pool, n, own=True, ship=ship_data)
     else:
         backend = _start_dask(spec, ship_data)
@@ -546,7 +581,11 @@ def map_units(backend: Backend, fn: Callable, units: Sequence[tuple], *, labels:
         with progress_bar(desc, sum(weights), unit=unit) as bar:
             return map_units(backend, fn, units, labels=labels, weights=weights, batch=batch,
                              advance=bar, on_result=on_result)
-    todo = iter(_batches(weights, backend, batch))
+    batches = _batches(weights, backend, batch)
+    if not backend.in_process:
+        # largest first, so no big unit runs alone at the end (stable: equal batches keep their order)
+        batches.sort(key=lambda idx: -sum(weights[i] for i in idx))
+    todo = iter(batches)
     window = 1 if backend.in_process else max(4, 3 * backend.workers)
     prepared = _Prepared(backend)
     inflight: dict = {}
