@@ -393,7 +393,8 @@ class DaskBackend(Backend):
             pass
 
     def scatter(self, data: bytes):
-        return self.client.scatter(data, hash=False)
+        # a copy on every worker: a worker that dies cannot take the only copy with it
+        return self.client.scatter(data, hash=False, broadcast=True)
 
     def close(self) -> None:
         if self.own:
@@ -442,6 +443,12 @@ def _start_dask(spec: ExecutorSpec, ship: bool) -> DaskBackend:
             client = distributed.Client(spec.address, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             raise CompgenError(f"cannot reach the Dask scheduler at {spec.address}: {exc}") from None
+        try:
+            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError):
+            client.close()
+            raise CompgenError(f"the Dask scheduler at {spec.address} has no workers "
+                               f"(start some: dask worker {spec.address} --nthreads 1)") from None
         backend = DaskBackend(client, None, ship, own=True)
         _note(f"dask scheduler {spec.address}: {len(client.nthreads())} workers, {backend.workers} threads")
         return backend
