@@ -63,7 +63,7 @@ def parse_executor(text: str | None, workers: int | None = None) -> ExecutorSpec
     if text is None or not str(text).strip():
         return ExecutorSpec("process", None, workers) if workers and workers > 1 else ExecutorSpec("local")
     text = str(text).strip()
-    if text in ("local", "process", "dask"):
+    if text in KINDS:
         return ExecutorSpec(text, None, workers)
     if text.startswith("dask://"):
         address = text[len("dask://"):]
@@ -470,7 +470,7 @@ def _start_dask(spec: ExecutorSpec, ship: bool) -> DaskBackend:
         return backend
     n = spec.workers or os.cpu_count() or 1
     cluster, client = local_cluster(n)
-    _note(f"local Dask cluster: {n} workers x 1 thread; dashboard {cluster.dashboard_link}")
+    _note(f"local Dask cluster: {n} worker{'s' if n != 1 else ''} x 1 thread; dashboard {cluster.dashboard_link}")
     return DaskBackend(client, cluster, ship)
 
 

@@ -311,3 +311,15 @@ def test_ctrl_c_cancels_the_futures(client):
     while scheduler_tasks() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert scheduler_tasks() == 0, "queued or running units were not cancelled"
+
+
+def test_cli_local_cluster_prints_its_dashboard_and_matches_local(cli, data_dir, tmp_path):
+    pytest.importorskip("distributed")
+    outs = []
+    for ex in ("local", "dask"):
+        res = cli("bench", "-m", "gzip,bz2", "--data", data_dir, "--chunk", "4096", "--no-plots", "--no-cli-check",
+                  "--executor", ex, "--workers", "1", "-o", tmp_path / ex)
+        assert res.code == 0, res.err
+        outs.append(strip(json.loads((tmp_path / ex / "bench.json").read_text())["units"]))
+    assert "local Dask cluster: 1 worker x 1 thread; dashboard http://127.0.0.1:" in res.err
+    assert outs[0] == outs[1]
