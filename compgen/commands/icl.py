@@ -29,8 +29,9 @@ def add_parser(sub):
     p.add_argument("--list-tasks", action="store_true", help="list the few-shot tasks and exit")
     p.add_argument("-m", "--models", default=DEFAULT_MODELS, help="comma-separated model specs")
     p.add_argument("-o", "--output", default="icl-out", help="output directory (results, plots, cache)")
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
-                   help="worker processes for codec models (default: min(2, cores))")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: min(2, cores) for codec models; with --executor "
+                        "process/dask: all cores)")
     from ..executors import add_arguments
 
     add_arguments(p)
@@ -98,9 +99,13 @@ def _cache(args, out: Path):
 
 
 def _executor(args) -> dict:
-    from ..executors import from_args
+    from ..executors import parse_executor
 
-    return {"workers": args.workers, "executor": from_args(args), "ship_data": args.ship_data}
+    workers = args.workers
+    if workers is None and args.executor is None:
+        workers = min(2, os.cpu_count() or 1)  # the default: codecs on a small pool
+    return {"workers": workers or 1, "executor": parse_executor(args.executor, workers),
+            "ship_data": args.ship_data}
 
 
 def _note(console, args, text: str) -> None:
@@ -129,7 +134,7 @@ def run(args) -> int:
     if args.list_tasks:
         list_tasks(console)
         return 0
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be >= 1")
     return {"run": run_tasks, "curve": run_curve, "ncd": run_ncd}[args.action](args, console)
 
@@ -169,7 +174,7 @@ def run_tasks(args, console) -> int:
     payload = {"probe": "few-shot", "models": specs, "tasks": tasks, "shots": sorted(set(shots)),
                "seeds": args.seeds, "items_per_cell": args.max_items, "em_items": args.em_items,
                "format": fmt.template, "class_data": args.class_data, "wall_seconds": wall,
-               "workers": args.workers, "executor": str(_executor(args)["executor"]), "rows": rows}
+               "workers": _executor(args)["workers"], "executor": str(_executor(args)["executor"]), "rows": rows}
     written = report.write_outputs(out, "results", payload, rows)
     if not args.no_plots:
         written.append(plots.plot_accuracy(rows, out / "icl_accuracy.png"))
