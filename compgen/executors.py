@@ -579,6 +579,23 @@ class _Prepared:
         self.blobs.clear()
 
 
+def _result(fut, labels: Sequence[str]) -> list:
+    """A batch's results; a worker lost for good (a pool process killed, a task whose Dask
+    workers kept dying) becomes one line naming the batch."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return fut.result()
+    except CompgenError:
+        raise
+    except Exception as exc:
+        if not isinstance(exc, BrokenProcessPool) and not type(exc).__module__.startswith("distributed"):
+            raise
+        more = f" (and {len(labels) - 1} more units)" if len(labels) > 1 else ""
+        raise CompgenError(f"{labels[0]}{more}: the worker running it was lost "
+                           f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+
+
 def map_units(backend: Backend, fn: Callable, units: Sequence[tuple], *, labels: Sequence[str],
               weights: Sequence[int] | None = None, batch: int | None = None, desc: str = "units",
               unit: str = "units", advance: Callable[[int], None] | None = None,
@@ -623,7 +640,7 @@ def map_units(backend: Backend, fn: Callable, units: Sequence[tuple], *, labels:
                 break
             for fut in backend.wait_any(inflight):
                 idx = inflight.pop(fut)
-                for i, res in zip(idx, fut.result()):
+                for i, res in zip(idx, _result(fut, [labels[i] for i in idx])):
                     results[i] = res
                     if on_result is not None:
                         on_result(i, res)
