@@ -1,13 +1,13 @@
 """Speed-up of the codec bench on a local Dask cluster: 2 workers against 1, same results.
 
-    flock /tmp/compgen-cpu.lock .venv/bin/python benchmarks/cluster.py       # ~2 minutes on an idle box
-    .venv/bin/python benchmarks/cluster.py --data DIR --models gzip,xz --rounds 1 --no-local
+    flock /tmp/compgen-cpu.lock .venv/bin/python benchmarks/cluster.py       # ~2.5 minutes on an idle box
+    .venv/bin/python benchmarks/cluster.py --data DIR --models gzip,xz --rounds 1 --local
 
 Runs ``compgen.bench.run(cfg, executor=client)`` (chunked + whole, the default codecs) on a
 LocalCluster of 1 and of 2 worker processes (1 thread each, loopback), alternating
 1, 2, 1, 2, ... so a change in machine load hits both; the speed-up is the median of the
-per-round ratios. Every run's units (sizes, bits, routes; not times) must equal those of
-the local executor's run. Prints a table, writes benchmarks/results/cluster.json with
+per-round ratios. Every run's units (sizes, bits, routes; not times) must equal the first
+run's (with ``--local``: the local executor's). Prints a table, writes benchmarks/results/cluster.json with
 ``uptime`` before and after.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -56,8 +57,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "canterbury"))
     ap.add_argument("--models", default="gzip,xz,zstd,brotli,bz2,ppmd")
-    ap.add_argument("--rounds", type=int, default=2, help="pairs of (1 worker, 2 workers) runs (default 2)")
-    ap.add_argument("--no-local", action="store_true", help="skip the local-executor reference run")
+    ap.add_argument("--rounds", type=int, default=3, help="pairs of (1 worker, 2 workers) runs (default 3)")
+    ap.add_argument("--local", action="store_true",
+                    help="also run the local executor once and compare every run with it (+30 s)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cluster.json"))
     args = ap.parse_args(argv)
     if not Path(args.data).exists():
@@ -66,7 +68,7 @@ def main(argv=None) -> int:
     cfg = BenchConfig(specs=[m for m in args.models.split(",") if m], data=[args.data])
     before = uptime()
     runs, reference = [], None
-    if not args.no_local:
+    if args.local:
         res = run(cfg, executor="local")
         reference = comparable(res)
         runs.append({"executor": "local", "workers": 1, "round": 0, "wall_s": res["wall_s"], "identical": True})
@@ -74,11 +76,13 @@ def main(argv=None) -> int:
     try:
         for r in range(1, args.rounds + 1):
             for n in (1, 2):
+                load, cpu = os.getloadavg()[0], time.process_time()
                 res = run(cfg, executor=clusters[n][1])
                 units = comparable(res)
                 reference = units if reference is None else reference
                 runs.append({"executor": "dask", "workers": n, "round": r, "wall_s": res["wall_s"],
-                             "identical": units == reference})
+                             "identical": units == reference, "load_1min_before": load,
+                             "client_and_scheduler_cpu_s": time.process_time() - cpu})
     finally:
         for cluster, client, _ in clusters.values():
             client.close()
@@ -91,12 +95,15 @@ def main(argv=None) -> int:
     identical = all(x["identical"] for x in runs)
     print(f"codec bench ({', '.join(cfg.specs)}; chunked 2048 B + whole files) on {args.data}, "
           f"{len(reference)} units per run")
-    print("| executor | workers | round | wall s | speed-up vs 1 worker (same round) | results identical |")
-    print("|---|---:|---:|---:|---:|---|")
+    print("| executor | workers | round | wall s | speed-up vs 1 worker (same round) | results identical "
+          "| load before | client+scheduler CPU s |")
+    print("|---|---:|---:|---:|---:|---|---:|---:|")
     for x in runs:
         ratio = f"{one[x['round']] / x['wall_s']:.2f}x" if x["executor"] == "dask" else "-"
+        extra = (f"{x['load_1min_before']:.2f} | {x['client_and_scheduler_cpu_s']:.1f}" if x["executor"] == "dask"
+                 else "- | -")
         print(f"| {x['executor']} | {x['workers']} | {x['round']} | {x['wall_s']:.1f} | {ratio} | "
-              f"{'yes' if x['identical'] else 'NO'} |")
+              f"{'yes' if x['identical'] else 'NO'} | {extra} |")
     print(f"median speed-up 2 workers vs 1: {speedup:.2f}x; identical: {identical}")
     print(f"uptime before: {before}\nuptime after:  {after}")
     info = machine_info()
