@@ -12,7 +12,7 @@ import pytest
 
 import compgen
 from compgen.cli import main
-from compgen.data.corpus import default_corpus
+from compgen.data import default_corpus
 from compgen.sampling import generate
 from compgen.sampling.quality import Fluency, copied_share, text_quality
 from compgen.sampling.window import best_block

@@ -1,21 +1,17 @@
-"""Plan a benchmark, run its units (in-process or on a process pool), aggregate.
+"""Plan a benchmark, run its units (in-process, on a process pool or a Dask cluster), aggregate.
 
 A job is a list of ``(spec, piece, options)`` units; :func:`run_units` maps
-:func:`compgen.bench.unit.measure` over them, so swapping the pool for Ray or Dask
-means replacing one ``map``.
+:func:`compgen.bench.unit.measure` over them through :mod:`compgen.executors`.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CompgenError, MissingDependencyError, UsageError
-from ..progress import progress_bar
-from ..data import Options, Piece, load_units, parse_data_spec
+from ..data import FILE_SLICES, Options, Piece, file_sources, load_units, parse_data_spec
 from ..lm.seven_bit import spec_for_modality as lm_spec_for
 from .unit import is_codec_spec, measure
 
@@ -38,6 +34,8 @@ class BenchConfig:
     lm_max_bytes: int | None = None  # LM specs only (they are ~10^4 times slower than codecs)
     byte_scheme: str = "auto"  # token LMs on image/audio: auto (= 7bit) | 7bit | escape
     extra: dict = field(default_factory=dict)
+    executor: object = None  # compgen.executors: "local" | "process" | "dask[://ADDRESS]", a Client or an Executor
+    ship_data: bool = False
 
 
 def check_specs(specs: list[str]) -> None:
@@ -83,32 +81,29 @@ def plan(cfg: BenchConfig) -> list[tuple[str, Piece, dict]]:
     return units
 
 
-def _measure_star(args):
-    spec, data, opts = args
-    return measure(spec, data, opts)
+def run_units(units: list[tuple[str, Piece, dict]], workers: int = 1, executor=None, ship_data: bool = False,
+              sources: dict[str, tuple[str, int]] | None = None) -> list[dict]:
+    """Measure every unit on ``executor`` (see :mod:`compgen.executors`; None: a process pool
+    when workers > 1); results carry their mode, file and offset, in unit order.
 
+    ``sources`` (file name -> path, start; :func:`compgen.data.file_sources`) lets workers read
+    bytes/text pieces from disk themselves; image and audio pieces (decoded samples) travel as
+    bytes, or are scattered once with ``ship_data``.
+    """
+    from ..executors import Data, map_units, open_backend
 
-def run_units(units: list[tuple[str, Piece, dict]], workers: int = 1) -> list[dict]:
-    """Measure every unit; results carry their mode, file and offset."""
-    total = sum(len(p.data) for _, p, _ in units)
-    results: list[dict] = []
-    jobs = [(spec, p.data, {k: v for k, v in opts.items() if k != "mode"}) for spec, p, opts in units]
-    with progress_bar("bench", total) as advance:
-        if workers <= 1 or len(units) <= 1:
-            it = map(_measure_star, jobs)
-            pool = None
-        else:
-            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-            chunksize = max(1, min(64, len(jobs) // (workers * 8)))
-            it = pool.map(_measure_star, jobs, chunksize=chunksize)
-        try:
-            for (spec, piece, opts), res in zip(units, it):
-                res.update(mode=opts["mode"], file=piece.file, offset=piece.offset)
-                results.append(res)
-                advance(len(piece.data))
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
+    sources = sources or {}
+
+    def data(p: Piece) -> Data:
+        path, start = sources.get(p.file, (None, 0)) if p.modality in FILE_SLICES else (None, 0)
+        return Data(p.data, path, start + p.offset)
+
+    jobs = [(spec, data(p), {k: v for k, v in opts.items() if k != "mode"}) for spec, p, opts in units]
+    with open_backend(executor, workers if workers > 1 else None, ship_data) as backend:
+        results = map_units(backend, measure, jobs, labels=[f"{spec} on {p.label}" for spec, p, _ in units],
+                            weights=[len(p.data) for _, p, _ in units], desc="bench", unit="B")
+    for (spec, piece, opts), res in zip(units, results):
+        res.update(mode=opts["mode"], file=piece.file, offset=piece.offset)
     return results
 
 
@@ -173,14 +168,20 @@ def _sem(values: list[float]) -> float | None:
     return (var / n) ** 0.5
 
 
-def run_bench(cfg: BenchConfig) -> dict:
-    """Plan, run, aggregate. Raises CompgenError when a unit failed (other than a verify mismatch)."""
+def run_bench(cfg: BenchConfig, executor=None) -> dict:
+    """Plan, run, aggregate. Raises CompgenError when a unit failed (other than a verify mismatch).
+
+    ``executor`` (else ``cfg.executor``): where units run, e.g. a ``distributed.Client``.
+    """
+    from ..executors import describe
+
+    executor = cfg.executor if executor is None else executor
     units = plan(cfg)
     if not units:
         raise UsageError("nothing to measure")
     started = time.time()
     t = time.perf_counter()
-    results = run_units(units, cfg.workers)
+    results = run_units(units, cfg.workers, executor, cfg.ship_data, file_sources(cfg.data, cfg.tail))
     wall = time.perf_counter() - t
     failed = [r for r in results if r.get("error") and r["error"] != "round trip mismatch"]
     if failed:
@@ -191,7 +192,8 @@ def run_bench(cfg: BenchConfig) -> dict:
         "config": {"models": cfg.specs, "data": cfg.data, "modes": list(cfg.modes), "chunk": cfg.chunk,
                    "max_bytes": cfg.max_bytes, "seed": cfg.seed, "verify": cfg.verify,
                    "via_model": cfg.via_model, "workers": cfg.workers, "tail": cfg.tail, "patch": list(cfg.patch),
-                   "lm_max_bytes": cfg.lm_max_bytes, "byte_scheme": cfg.byte_scheme, **cfg.extra},
+                   "lm_max_bytes": cfg.lm_max_bytes, "byte_scheme": cfg.byte_scheme,
+                   "executor": describe(executor, cfg.workers), **cfg.extra},
         "started_unix": started,
         "wall_s": wall,
         "summary": aggregate(results),

@@ -1,60 +1,31 @@
 """The unit of work: one (model spec, bytes, options) -> one result dict.
 
 :func:`measure` is a pure top-level function of its arguments (plus a per-process
-model cache), so a process pool, Ray (``ray.remote(measure)``) or Dask
-(``client.submit(measure, ...)``) can run it unchanged. Every size it reports is the
-length of a real compressed output; with ``verify`` the output is decompressed and
+model cache), so every backend of :mod:`compgen.executors` (process pool, Dask) runs it
+unchanged. Every size it reports is the length of a real compressed output; with ``verify`` the output is decompressed and
 compared byte for byte.
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 
 #: spec names whose native output is measured directly (their CLI-equivalent bytes)
 CODEC_NAMES = {"gzip", "zlib", "deflate", "zstd", "brotli", "xz", "lzma", "bz2", "bzip2", "ppmd", "png", "flac"}
-
-_CACHE: "OrderedDict[str, object]" = OrderedDict()
-_CACHE_SIZE = 2
 
 
 def is_codec_spec(spec: str) -> bool:
     return spec.split(":", 1)[0].strip().lower() in CODEC_NAMES
 
 
-def get_model(spec: str):
-    """Load ``spec`` once per process (LRU of two: units arrive grouped by model).
+def get_model(spec: str, fingerprint: str | None = None):
+    """The model for ``spec``, built once per process (see :func:`compgen.executors.cached_model`).
 
     Returns (model, seconds spent loading now: 0.0 on a cache hit).
     """
-    model = _CACHE.get(spec)
-    if model is not None:
-        _CACHE.move_to_end(spec)
-        return model, 0.0
-    from ..registry import load
+    from ..executors import cached_model
 
-    if not is_codec_spec(spec):  # keep worker output to the table: no weight-loading bars
-        import os
-
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        try:
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()
-        except Exception:
-            pass
-    t = time.perf_counter()
-    model = load(spec)
-    elapsed = time.perf_counter() - t
-    _CACHE[spec] = model
-    while len(_CACHE) > _CACHE_SIZE:
-        _, old = _CACHE.popitem(last=False)
-        close = getattr(old, "close", None)
-        if callable(close):
-            close()
-    return model, elapsed
+    return cached_model(spec, fingerprint)
 
 
 def _decompress_native(model, blob: bytes, length: int) -> bytes:

@@ -38,7 +38,11 @@ def add_parser(sub):
     p.add_argument("--verify", action="store_true", help="decompress every unit and compare (gives decompress speed)")
     p.add_argument("--via-model", action="store_true",
                    help="also range code each codec through compgen.as_compressor (slow: use a small --max-bytes)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default 1; with --executor process/dask: all cores)")
+    from ..executors import add_arguments
+
+    add_arguments(p)
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads for LM specs (appended as :threads=N unless a spec sets it); "
                         "1 is fastest on a busy machine or with --workers > 1")
@@ -62,10 +66,10 @@ def with_threads(spec: str, threads: int) -> str:
 def build_config(args):
     from ..bench import BenchConfig, parse_size
     from ..data.image import parse_patch
+    from ..executors import from_args
     from ..registry import split_specs
 
-    if args.workers < 1:
-        raise UsageError("--workers must be >= 1")
+    executor = from_args(args)  # checks --workers too
     specs = split_specs(args.models)
     if not specs:
         raise UsageError("--models is empty")
@@ -77,10 +81,10 @@ def build_config(args):
     modes = ("chunked", "whole") if mode == "both" else (mode,)
     return BenchConfig(specs=specs, data=list(args.data), modes=modes, chunk=parse_size(args.chunk),
                        max_bytes=parse_size(args.max_bytes) if args.max_bytes else None, seed=args.seed,
-                       verify=args.verify, via_model=args.via_model, workers=args.workers,
+                       verify=args.verify, via_model=args.via_model, workers=args.workers or 1,
                        tail=args.tail, patch=parse_patch(args.patch),
                        lm_max_bytes=parse_size(args.lm_max_bytes) if args.lm_max_bytes else None,
-                       byte_scheme=args.byte_scheme)
+                       byte_scheme=args.byte_scheme, executor=executor, ship_data=getattr(args, "ship_data", False))
 
 
 def run(args) -> int:

@@ -3,6 +3,7 @@
     compgen icl [run] --models gzip,ppmd --tasks all --shots 0,1,2,4,8,16 --seeds 3 -o icl-out/
     compgen icl --list-tasks
     compgen icl curve --models gzip,ppmd --data FILE --chunk 2048
+    compgen icl --models gzip,ppmd,smollm2 --executor dask://scheduler-host:8786 -o icl-out/
     compgen icl ncd --models gzip,ppmd --class-data DIR
 """
 
@@ -28,8 +29,12 @@ def add_parser(sub):
     p.add_argument("--list-tasks", action="store_true", help="list the few-shot tasks and exit")
     p.add_argument("-m", "--models", default=DEFAULT_MODELS, help="comma-separated model specs")
     p.add_argument("-o", "--output", default="icl-out", help="output directory (results, plots, cache)")
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
-                   help="worker processes for codec models (default: min(2, cores))")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: min(2, cores) for codec models; with --executor "
+                        "process/dask: all cores)")
+    from ..executors import add_arguments
+
+    add_arguments(p)
     p.add_argument("--no-cache", action="store_true", help="ignore and do not write the per-item cache")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     g = p.add_argument_group("few-shot tasks (run)")
@@ -95,6 +100,16 @@ def _cache(args, out: Path):
     return Cache(None if args.no_cache else out / "cache.jsonl")
 
 
+def _executor(args) -> dict:
+    from ..executors import parse_executor
+
+    workers = args.workers
+    if workers is None and args.executor is None:
+        workers = min(2, os.cpu_count() or 1)  # the default: codecs on a small pool
+    return {"workers": workers or 1, "executor": parse_executor(args.executor, workers),
+            "ship_data": args.ship_data}
+
+
 def _note(console, args, text: str) -> None:
     if not getattr(args, "quiet", False):
         console.print(text, style="dim", highlight=False)
@@ -121,7 +136,7 @@ def run(args) -> int:
     if args.list_tasks:
         list_tasks(console)
         return 0
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be >= 1")
     return {"run": run_tasks, "curve": run_curve, "ncd": run_ncd}[args.action](args, console)
 
@@ -149,7 +164,7 @@ def run_tasks(args, console) -> int:
     cache = _cache(args, out)
     t0 = time.perf_counter()
     try:
-        results = run_jobs(models, items, cache, workers=args.workers, desc="icl tasks")
+        results = run_jobs(models, items, cache, desc="icl tasks", **_executor(args))
     finally:
         cache.close()
     wall = time.perf_counter() - t0
@@ -161,7 +176,7 @@ def run_tasks(args, console) -> int:
     payload = {"probe": "few-shot", "models": specs, "tasks": tasks, "shots": sorted(set(shots)),
                "seeds": args.seeds, "items_per_cell": args.max_items, "em_items": args.em_items,
                "format": fmt.template, "class_data": args.class_data, "wall_seconds": wall,
-               "workers": args.workers, "rows": rows}
+               "workers": _executor(args)["workers"], "executor": str(_executor(args)["executor"]), "rows": rows}
     written = report.write_outputs(out, "results", payload, rows)
     if not args.no_plots:
         written.append(plots.plot_accuracy(rows, out / "icl_accuracy.png"))
@@ -179,6 +194,7 @@ def run_curve(args, console) -> int:
 
     from ..data import parse_data_spec, read_modal
     from ..data.corpus import default_corpus
+    from ..executors import open_backend
     from ..icl import plots, report
     from ..icl.curve import make_chunks, summarise
     from ..icl.runner import run_jobs
@@ -206,31 +222,34 @@ def run_curve(args, console) -> int:
     cache = _cache(args, out)
     t0 = time.perf_counter()
     panels, payload_panels, rows, n_chunks = [], [], [], 0
+    ex = _executor(args)
     try:
-        for name, modality, data in streams:
-            chunks = make_chunks(data, args.chunk, args.bucket, args.max_chunks)
-            models = []
-            for s in specs:
-                real = spec_for_modality(s, modality)
-                if real not in loaded:
-                    loaded[real] = load(real)
-                models.append(loaded[real])
-            results = run_jobs(models, chunks, cache, workers=args.workers, batch=1, desc=f"icl curve {name}")
-            curves = [summarise(m.spec, chunks, results) for m in models]
-            n_chunks += len(chunks)
-            table = Table(title=f"bits/byte by position ({len(chunks)} chunks of {args.chunk} B, {name})")
-            table.add_column("position")
-            for c in curves:
-                table.add_column(c["model"], justify="right")
-            for i, pos in enumerate(curves[0]["positions"]):
-                table.add_row(f"{pos}-{pos + args.bucket - 1}", *[f"{c['bits_per_byte'][i]:.3f}" for c in curves])
-            table.add_row("overall", *[f"{c['overall_bits_per_byte']:.3f}" for c in curves], end_section=True)
-            console.print(table)
-            rows += [{"data": name, "model": c["model"], "position": pos, "bits_per_byte": c["bits_per_byte"][i],
-                      "stderr": c["stderr"][i], "chunks": c["chunks"]}
-                     for c in curves for i, pos in enumerate(c["positions"])]
-            panels.append((name, curves))
-            payload_panels.append({"data": name, "modality": modality, "chunks": len(chunks), "curves": curves})
+        with open_backend(ex["executor"], ex["workers"] if ex["workers"] > 1 else None, ex["ship_data"]) \
+                as backend:  # one pool / cluster for every panel
+            for name, modality, data in streams:
+                chunks = make_chunks(data, args.chunk, args.bucket, args.max_chunks)
+                models = []
+                for s in specs:
+                    real = spec_for_modality(s, modality)
+                    if real not in loaded:
+                        loaded[real] = load(real)
+                    models.append(loaded[real])
+                results = run_jobs(models, chunks, cache, batch=1, desc=f"icl curve {name}", executor=backend)
+                curves = [summarise(m.spec, chunks, results) for m in models]
+                n_chunks += len(chunks)
+                table = Table(title=f"bits/byte by position ({len(chunks)} chunks of {args.chunk} B, {name})")
+                table.add_column("position")
+                for c in curves:
+                    table.add_column(c["model"], justify="right")
+                for i, pos in enumerate(curves[0]["positions"]):
+                    table.add_row(f"{pos}-{pos + args.bucket - 1}", *[f"{c['bits_per_byte'][i]:.3f}" for c in curves])
+                table.add_row("overall", *[f"{c['overall_bits_per_byte']:.3f}" for c in curves], end_section=True)
+                console.print(table)
+                rows += [{"data": name, "model": c["model"], "position": pos, "bits_per_byte": c["bits_per_byte"][i],
+                          "stderr": c["stderr"][i], "chunks": c["chunks"]}
+                         for c in curves for i, pos in enumerate(c["positions"])]
+                panels.append((name, curves))
+                payload_panels.append({"data": name, "modality": modality, "chunks": len(chunks), "curves": curves})
     finally:
         cache.close()
     wall = time.perf_counter() - t0
@@ -271,7 +290,7 @@ def run_ncd(args, console) -> int:
     cache = _cache(args, out)
     t0 = time.perf_counter()
     try:
-        results = run_jobs(models, [selfjob, *queries], cache, workers=args.workers, batch=2, desc="icl ncd")
+        results = run_jobs(models, [selfjob, *queries], cache, batch=2, desc="icl ncd", **_executor(args))
     finally:
         cache.close()
     wall = time.perf_counter() - t0

@@ -6,9 +6,11 @@ and :func:`iter_units` turn specs into :class:`Piece` streams (chunks or whole f
 """
 
 from .corpus import default_corpus
-from .sources import DataSpec, Options, iter_units, list_files, load_units, parse_data_spec, read_modal
-from .text import Piece, chunk_pieces, expand_paths, file_chunks, parse_size, read_files, sample_pieces, whole_pieces
+from .sources import (FILE_SLICES, DataSpec, Options, file_sources, iter_units, list_files, load_units,
+                      parse_data_spec, read_modal)
+from .text import (Piece, chunk_pieces, expand_paths, file_chunks, named_paths, parse_size, read_files, sample_pieces,
+                   tail_start, whole_pieces)
 
-__all__ = ["DataSpec", "Options", "Piece", "chunk_pieces", "default_corpus", "expand_paths", "file_chunks",
-           "iter_units", "list_files", "load_units", "parse_data_spec", "parse_size", "read_files", "read_modal",
-           "sample_pieces", "whole_pieces"]
+__all__ = ["FILE_SLICES", "DataSpec", "Options", "Piece", "chunk_pieces", "default_corpus", "expand_paths",
+           "file_chunks", "file_sources", "iter_units", "list_files", "load_units", "named_paths", "parse_data_spec",
+           "parse_size", "read_files", "read_modal", "sample_pieces", "tail_start", "whole_pieces"]

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import CompgenError, UsageError
-from .text import Piece, file_chunks, sample_pieces
+from .text import Piece, file_chunks, sample_pieces, tail_start
 
 MODALITIES = ("bytes", "text", "image", "audio")
+#: modalities whose pieces are verbatim byte ranges of their file (image/audio pieces are decoded samples)
+FILE_SLICES = ("bytes", "text")
 
 
 @dataclass(frozen=True)
@@ -85,12 +87,6 @@ def _read(path: Path) -> bytes:
         raise CompgenError(f"{path}: {exc.strerror or exc}") from None
 
 
-def _tail(data: bytes, tail: float | None) -> bytes:
-    if tail is None or not data:
-        return data
-    return data[len(data) - max(1, int(round(len(data) * tail))):]
-
-
 @dataclass
 class Options:
     """Transform settings shared by the modalities."""
@@ -127,7 +123,8 @@ def file_units(spec: DataSpec, path: Path, name: str, mode: str, opt: Options) -
             return
         yield from file_chunks(name, data, opt.chunk, modality="audio", meta=meta)
         return
-    data = _tail(_read(path), opt.tail)
+    data = _read(path)
+    data = data[tail_start(len(data), opt.tail):]
     if not data:
         return
     if mode == "whole":
@@ -144,6 +141,26 @@ def iter_units(specs: list[DataSpec], mode: str, opt: Options) -> Iterator[Piece
         raise UsageError("--tail must be in (0, 1]")
     for spec, path, name in _names(specs):
         yield from file_units(spec, path, name, mode, opt)
+
+
+def file_sources(specs: list, tail: float | None = None) -> dict[str, tuple[str, int]]:
+    """Piece file name -> (absolute path, offset where its kept bytes start) for the bytes/text
+    files of ``specs`` (names as :func:`load_units` gives them): where a worker can read a piece
+    itself. Image and audio pieces are decoded samples, not byte ranges of a file: they have no
+    source and travel as bytes. The executor checks the bytes at a source before it sends a
+    reference instead of them, so a stale or ambiguous entry costs only the reference."""
+    import os
+
+    out: dict[str, tuple[str, int]] = {}
+    for spec in (s if isinstance(s, DataSpec) else parse_data_spec(s) for s in specs):
+        if spec.modality not in FILE_SLICES:
+            continue
+        for _, path, name in _names([spec]):
+            try:
+                out.setdefault(name, (os.path.abspath(path), tail_start(path.stat().st_size, tail)))
+            except OSError:
+                continue
+    return out
 
 
 def load_units(specs: list[DataSpec], mode: str, opt: Options, max_bytes: int | None = None,

@@ -80,21 +80,30 @@ def read_files(paths: list[str], tail: float | None = None) -> list[tuple[str, b
     """
     if tail is not None and not 0 < tail <= 1:
         raise UsageError("--tail must be in (0, 1]")
-    found = expand_paths(paths)
-    unique = len({p.name for p in found}) == len(found)
     files = []
-    for p in found:
+    for name, p in named_paths(paths):
         try:
             data = p.read_bytes()
         except OSError as exc:
             raise CompgenError(f"{p}: {exc.strerror or exc}") from None
-        if tail is not None and data:
-            data = data[len(data) - max(1, int(round(len(data) * tail))):]
+        data = data[tail_start(len(data), tail):]
         if data:
-            files.append((p.name if unique else str(p), data))
+            files.append((name, data))
     if not files:
         raise UsageError("all input files are empty")
     return files
+
+
+def named_paths(paths: list[str]) -> list[tuple[str, Path]]:
+    """(name, path) per input file; names are basenames unless two files share one."""
+    found = expand_paths(paths)
+    unique = len({p.name for p in found}) == len(found)
+    return [(p.name if unique else str(p), p) for p in found]
+
+
+def tail_start(size: int, tail: float | None) -> int:
+    """Offset where the last ``tail`` fraction of a ``size``-byte file starts (0 without a tail)."""
+    return 0 if tail is None or not size else size - max(1, int(round(size * tail)))
 
 
 def file_chunks(name: str, data: bytes, chunk: int, drop_tail: bool = False, modality: str = "bytes",

@@ -5,16 +5,15 @@ determines its result) and ``run(model) -> dict``. Results are cached in a JSONL
 file under (model fingerprint, job key), appended as they arrive, so an interrupted
 run resumes where it stopped and a rerun with more items only does the new ones.
 
-Codec models run in worker processes (``workers``); other models (language models,
-which are multi-threaded themselves and costly to load) run in this process.
+Jobs run through :mod:`compgen.executors`: on a process pool (``workers``) codec models
+run in the workers and other models (language models, multi-threaded themselves and
+costly to load) in this process; on Dask every model runs on the cluster.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Sequence
 
@@ -57,24 +56,11 @@ class Cache:
 
 
 # --------------------------------------------------------------- worker side
-_MODELS: dict = {}
+def run_item(spec: str, fingerprint: str, job) -> dict:
+    """One job on a worker: the model is built once per worker process and must match the caller's."""
+    from ..executors import cached_model
 
-
-def _worker_model(spec: str):
-    model = _MODELS.get(spec)
-    if model is None:
-        from ..registry import load
-
-        model = load(spec)
-        if hasattr(model, "threads"):
-            model.threads = 1  # the pool is the parallelism; no nested threads
-        _MODELS[spec] = model
-    return model
-
-
-def _work(spec: str, jobs: list) -> list[dict]:
-    model = _worker_model(spec)
-    return [job.run(model) for job in jobs]
+    return job.run(cached_model(spec, fingerprint)[0])
 
 
 def _in_pool(model) -> bool:
@@ -83,14 +69,25 @@ def _in_pool(model) -> bool:
     return isinstance(model, CompressorModel)
 
 
+def _label(model, job) -> str:
+    what = getattr(job, "task", None) or getattr(job, "kind", type(job).__name__)
+    where = f" shots={job.shots} seed={job.seed} #{job.index}" if hasattr(job, "shots") else ""
+    return f"{model.spec} on {what}{where} item {job.key()}"
+
+
 # --------------------------------------------------------------- driver
 def run_jobs(models: Sequence, jobs: Sequence, cache: Cache, workers: int = 1, batch: int = 8,
-             desc: str = "icl") -> dict[tuple[str, str], dict]:
+             desc: str = "icl", executor=None, ship_data: bool = False) -> dict[tuple[str, str], dict]:
     """Results for every (model.spec, job.key()); cached ones are not recomputed.
 
-    ``models`` are loaded Model objects (for the fingerprint and the in-process route);
-    pool workers rebuild codec models from their spec.
+    ``models`` are loaded Model objects (for the fingerprint and the in-process route).
+    ``executor`` (see :mod:`compgen.executors`; None: a process pool when workers > 1):
+    its workers rebuild models from their spec; our own process pool takes codecs only,
+    language models then run here. Results are cached as they arrive, so an interrupted
+    run resumes on any executor.
     """
+    from ..executors import map_units, open_backend
+
     results: dict[tuple[str, str], dict] = {}
     todo: list[tuple[object, list]] = []
     for model in models:
@@ -107,36 +104,23 @@ def run_jobs(models: Sequence, jobs: Sequence, cache: Cache, workers: int = 1, b
     total = sum(len(m) for _, m in todo)
     if not total:
         return results
-    with progress_bar(desc, total, unit="item") as advance:
-        pooled = [(m, js) for m, js in todo if workers > 1 and _in_pool(m)]
-        local = [(m, js) for m, js in todo if not (workers > 1 and _in_pool(m))]
-        if pooled:
-            ctx = get_context("spawn")  # fork is unsafe once torch is loaded
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-            try:
-                futures = {}
-                for model, js in pooled:
-                    for i in range(0, len(js), batch):
-                        chunk = js[i:i + batch]
-                        futures[pool.submit(_work, model.spec, chunk)] = (model, chunk)
-                for fut in as_completed(futures):
-                    model, chunk = futures[fut]
-                    for job, res in zip(chunk, fut.result()):
-                        cache.put(model.fingerprint(), job.key(), res)
-                        results[(model.spec, job.key())] = res
-                    advance(len(chunk))
-            except BaseException:
-                # interrupted or failed: stop now (results so far are cached) instead of
-                # letting the pool finish every queued batch
-                for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                    proc.terminate()
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-            pool.shutdown()
-        for model, js in local:
+
+    def keep(model, job, res) -> None:
+        cache.put(model.fingerprint(), job.key(), res)
+        results[(model.spec, job.key())] = res
+
+    with progress_bar(desc, total, unit="item") as advance, \
+            open_backend(executor, workers if workers > 1 else None, ship_data) as backend:
+        remote = [(m, js) for m, js in todo if not backend.in_process and (backend.remote_all or _in_pool(m))]
+        if remote:
+            pairs = [(m, job) for m, js in remote for job in js]
+            map_units(backend, run_item, [(m.spec, m.fingerprint(), job) for m, job in pairs],
+                      labels=[_label(m, job) for m, job in pairs], batch=batch, advance=advance,
+                      on_result=lambda i, res: keep(*pairs[i], res))
+        for model, js in todo:
+            if any(model is m for m, _ in remote):
+                continue
             for job in js:
-                res = job.run(model)
-                cache.put(model.fingerprint(), job.key(), res)
-                results[(model.spec, job.key())] = res
+                keep(model, job, job.run(model))
                 advance(1)
     return results
