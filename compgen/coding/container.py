@@ -301,11 +301,16 @@ class ModelCompressor:
 
     def compress(self, data: bytes, progress: Callable[[int], None] | None = None) -> bytes:
         data = bytes(data)
+        spec, fp, crc = self.model.spec, self.model.fingerprint(), zlib.crc32(data)
+        stored = pack(Header(spec, fp, len(data), crc, stored=True), data)
+        if self.store and looks_incompressible(data):  # don't spend minutes of model time to store anyway
+            if progress:
+                progress(len(data))
+            self.last_stats = {"ideal_bits": None, "payload_bits": 8 * len(data), "container_bytes": len(stored),
+                               "input_bytes": len(data), "stored": True, "skipped_model": True}
+            return stored
         payload, settings, ideal_bits = self.coder.encode(data, progress)
-        header = Header(spec=self.model.spec, fingerprint=self.model.fingerprint(),
-                        length=len(data), crc32=zlib.crc32(data), coder=settings)
-        blob = pack(header, payload)
-        stored = pack(Header(header.spec, header.fingerprint, header.length, header.crc32, stored=True), data)
+        blob = pack(Header(spec, fp, len(data), crc, coder=settings), payload)
         if self.store and len(stored) <= len(blob):  # the model lost to 8 bits/byte: never expand past the header
             blob = stored
         self.last_stats = {"ideal_bits": ideal_bits, "payload_bits": 8 * len(payload),
@@ -337,6 +342,15 @@ class ModelCompressor:
                                        f"{header.length} bytes under this coder)")
             data = self.coder.decode(payload, header.length, header.coder, progress)
         return check_original(header, data)
+
+
+INCOMPRESSIBLE_MIN = 4096
+
+
+def looks_incompressible(data: bytes) -> bool:
+    """Deflate cannot shrink it at all (random or already-compressed bytes, >= 4 KiB): no byte
+    model we ship beats 8 bits/byte there, and finding out would cost minutes of model time."""
+    return len(data) >= INCOMPRESSIBLE_MIN and len(zlib.compress(data, 6)) >= len(data)
 
 
 def check_original(header: Header, data: bytes) -> bytes:
