@@ -349,7 +349,10 @@ def test_model_api(byte_lm, tok_lm):
         bits = m.code_length(TEXT)
         assert 0 < bits < 8 * len(TEXT) * 3
         assert m.code_length(TEXT, context=TEXT) < bits * 1.5
-        np.testing.assert_allclose(m.code_lengths([TEXT, b"ab"], b"x")[0], m.code_length(TEXT, b"x"), rtol=1e-6)
+        # code_lengths sums every covering tokenization over natural tokens: at least the
+        # canonical path's probability, never much more than the teacher-forced length allows
+        many = m.code_lengths([TEXT, b"ab"], b"x")
+        assert 0.9 * m.code_length(TEXT, b"x") < many[0] <= m.code_length(TEXT, b"x") + 1e-6
     # a byte LM's teacher-forced length is its byte-by-byte predictive length, up to the
     # BOS id's share (next_byte_probs renormalises over the 256 bytes, the coder does not)
     np.testing.assert_allclose(byte_lm.code_length(TEXT[:40]), byte_lm.predictive_code_length(TEXT[:40]), rtol=3e-3)

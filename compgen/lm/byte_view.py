@@ -13,16 +13,20 @@ renormalised away, so the 256 probabilities sum to 1 exactly. A long context is
 tokenised normally up to its last few tokens (a fixed prefix, as in the papers), and
 beams shared by every covering sequence are committed to that prefix as they go.
 ``prune`` (relative probability) and ``max_beams`` bound the work; 0/None = exact.
+The fixed prefix lives in a KV cache (:mod:`compgen.lm.prefix_scorer`), so a query
+forwards only a beam's few tokens on top of it, not the whole prompt.
 """
 
 from __future__ import annotations
 
-import bisect
 from collections import OrderedDict
 
 import numpy as np
 
+from .prefix_scorer import PrefixScorer
+
 _NEG = -np.inf
+CACHE_CHUNK = 64  # tokens per aligned chunk of the byte view's prompt cache
 
 
 class ByteView:
@@ -32,14 +36,14 @@ class ByteView:
         self.prune = float(prune)
         self.max_beams = max_beams
         self.tail_tokens = int(tail_tokens)
-        table = model.codec.table
-        self.natural = np.array([t is not None and len(t) > 0 for t in table], dtype=bool)
-        ids = [i for i, t in enumerate(table) if t]
-        ids.sort(key=lambda i: table[i])
-        self.sorted_ids = np.array(ids, dtype=np.int64)
-        self.sorted_bytes = [table[i] for i in ids]
-        self.sorted_lens = np.array([len(b) for b in self.sorted_bytes], dtype=np.int64)
-        self.first_byte = np.array([b[0] for b in self.sorted_bytes], dtype=np.int64)
+        # a canonical cache (whole aligned chunks only): the floats depend on the tokens
+        # alone, never on earlier queries, as a byte coder's decoder requires
+        self.scorer = PrefixScorer(model, chunk=CACHE_CHUNK)
+        index = self.scorer.index
+        self.natural = index.natural
+        self.sorted_ids, self.sorted_bytes = index.sorted_ids, index.sorted_bytes
+        self.sorted_lens, self.first_byte = index.sorted_lens, index.first_byte
+        self._range = index.prefix_range
         self._cache: OrderedDict = OrderedDict()
         self.cache_size = cache_size
         self.context = None  # bytes the state describes
@@ -55,29 +59,11 @@ class ByteView:
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
-        m = self.model
-        room = m.window - 1
-        seq = (list(self.prefix) + list(toks))[-room:]
-        logits, _ = m.forward(np.array([[m.codec.bos_id] + seq], dtype=np.int64))
-        x = logits[0].astype(np.float64)
-        x = np.where(self.natural[: len(x)], x, _NEG)
-        x -= x.max()
-        x -= np.log(np.exp(x).sum())
+        x = self.scorer.logprobs_after(self.prefix, toks)
         self._cache[key] = x
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return x
-
-    def _range(self, u: bytes) -> tuple[int, int]:
-        """Positions in the sorted table of tokens whose bytes start with u."""
-        if not u:
-            return 0, len(self.sorted_bytes)
-        lo = bisect.bisect_left(self.sorted_bytes, u)
-        stem = u.rstrip(b"\xff")
-        if not stem:
-            return lo, len(self.sorted_bytes)
-        succ = stem[:-1] + bytes([stem[-1] + 1])  # smallest string above every extension of u
-        return lo, bisect.bisect_left(self.sorted_bytes, succ, lo)
 
     # ------------------------------------------------------------- state
     def reset(self, context: bytes, tail_tokens: int | None = None) -> None:

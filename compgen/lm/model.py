@@ -84,6 +84,7 @@ class LMModel(Model):
         if self.window < 8:
             raise UsageError("window must be >= 8 tokens")
         self._byte_view = None
+        self._prefix_scorer = None
 
     # ---------------------------------------------------------------- identity
     def position_limit(self) -> int:
@@ -228,9 +229,17 @@ class LMModel(Model):
         return self.token_bits(self.codec.encode(data), ctx_tokens)
 
     def code_lengths(self, candidates: Sequence[bytes], context: bytes = b"") -> np.ndarray:
-        ctx_tokens = self.codec.encode(bytes(context)[-4 * self.window:]) if context else None
-        return np.array([self.token_bits(self.codec.encode(bytes(c)), ctx_tokens) if c else 0.0
-                         for c in candidates], dtype=np.float64)
+        """-log2 P(output after the context's tokens starts with the bytes c), every covering
+        tokenization summed, all candidates from one prompt cache (see compgen.lm.prefix_scorer)."""
+        return self.prefix_scorer.code_lengths(candidates, context)
+
+    @property
+    def prefix_scorer(self):
+        if self._prefix_scorer is None:
+            from .prefix_scorer import PrefixScorer
+
+            self._prefix_scorer = PrefixScorer(self)
+        return self._prefix_scorer
 
     def payload_coder(self):
         from .coder import TokenRangeCoder
