@@ -20,7 +20,9 @@ token for every frontier node (all candidates at once) on top of the prompt cach
 tree-attention 4D mask (a node sees the prompt, its ancestors and itself); the earlier
 rounds' nodes stay in the cache; at the end the cache is cropped back to the prompt.
 ``prune`` drops nodes below ``prune`` x the best path of their candidate and
-``max_nodes`` caps each candidate's frontier; ``prune=0`` is exact (no cap).
+``max_nodes`` caps each candidate's frontier; ``prune=0`` is exact (no cap). Nodes cover
+different numbers of bytes, so a node is ranked by its log p extrapolated to the whole
+candidate at its own rate per byte (ranking by raw log p would favour short tokens).
 
 Fallbacks (documented in docs/icl.md): a candidate with a byte no natural token contains
 (SmolLM2 lacks 21 byte values) is scored on the codec's canonical tokens (escapes
@@ -249,10 +251,14 @@ class PrefixScorer:
                         t = idx.exact.get(rest[:n])
                         if t is not None and lpv[t] > _NEG:
                             kids.append((path + (t,), j + n, lp + float(lpv[t])))
-                best = max([lp for _, _, lp in kids] + terms[ci], default=_NEG)
-                kids = [k for k in kids if k[2] >= best + log_prune]
-                if self.max_nodes and len(kids) > self.max_nodes:
-                    kids = sorted(kids, key=lambda k: -k[2])[: self.max_nodes]
+                if kids and (self.prune > 0 or self.max_nodes):
+                    # nodes cover different numbers of bytes: rank each by its log p
+                    # extrapolated to the whole candidate at its own rate per byte
+                    est = [lp * len(c) / j for _, j, lp in kids]
+                    best = max(est + terms[ci])
+                    kids = [k for k, e in zip(kids, est) if e >= best + log_prune]
+                    if self.max_nodes and len(kids) > self.max_nodes:
+                        kids = sorted(kids, key=lambda k: -k[2] * len(c) / k[1])[: self.max_nodes]
                 grown.append(kids)
             todo = list(dict.fromkeys(k[0] for kids in grown for k in kids if k[0] not in node_lp))
             if total + len(todo) > self.max_total_nodes:  # bound the work on any input
