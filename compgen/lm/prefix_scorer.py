@@ -18,7 +18,10 @@ format's lead space). Not "c_i tokenised on its own" (" Paris" may be " P"+"aris
 How: a tree over the candidates of one call, breadth first. Each round forwards ONE new
 token for every frontier node (all candidates at once) on top of the prompt cache with a
 tree-attention 4D mask (a node sees the prompt, its ancestors and itself); the earlier
-rounds' nodes stay in the cache; at the end the cache is cropped back to the prompt.
+rounds' nodes stay in the cache; at the end the cache is cropped back to the prompt. A
+node forwarded for the first time brings the canonical tokens of the rest of its
+candidate along (a chain in the same forward), so the likeliest path of every candidate
+costs one round and further rounds only serve the tokenizations pruning keeps.
 ``prune`` drops nodes below ``prune`` x the best path of their candidate and
 ``max_nodes`` caps each candidate's frontier; ``prune=0`` is exact (no cap). Nodes cover
 different numbers of bytes, so a node is ranked by its log p extrapolated to the whole
@@ -224,6 +227,19 @@ class PrefixScorer:
         lp = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
         return float(-lp[np.arange(len(ids)), ids].sum() / np.log(2))
 
+    def _canonical_chain(self, path: tuple, rest: bytes) -> list[tuple]:
+        """The nodes along the canonical tokens of ``rest`` after ``path`` (all but the last
+        token): forwarded in the same round, so the likeliest path costs one round, not one
+        per token. Exactness is unchanged: they are nodes the search would reach anyway."""
+        ids = [int(t) for t in self.model.codec.encode(rest)] if rest else []
+        out = []
+        for t in ids[:-1]:
+            if not self.index.natural[t]:
+                break
+            path = path + (t,)
+            out.append(path)
+        return out
+
     def _tree_bits(self, cands: list[bytes], p: int, root_logits) -> np.ndarray:
         """Covering-tokenization probability of every candidate, breadth first over one tree."""
         import torch
@@ -260,7 +276,13 @@ class PrefixScorer:
                     if self.max_nodes and len(kids) > self.max_nodes:
                         kids = sorted(kids, key=lambda k: -k[2] * len(c) / k[1])[: self.max_nodes]
                 grown.append(kids)
-            todo = list(dict.fromkeys(k[0] for kids in grown for k in kids if k[0] not in node_lp))
+            todo = []
+            for ci, kids in enumerate(grown):
+                for path, j, _ in kids:
+                    if path not in node_lp:
+                        todo.append(path)
+                        todo += self._canonical_chain(path, cands[ci][j:])
+            todo = [q for q in dict.fromkeys(todo) if q not in node_lp]  # parents stay before children
             if total + len(todo) > self.max_total_nodes:  # bound the work on any input
                 todo = todo[: max(0, self.max_total_nodes - total)]
                 keep = set(todo) | set(node_lp)
