@@ -97,7 +97,7 @@ def _logsumexp(v) -> float:
 class PrefixScorer:
     PROMPT_CHUNK = 256  # tokens per forward when extending the prompt cache (free mode)
 
-    def __init__(self, model, prune: float = 1e-6, max_nodes: int | None = 16, tree_bytes: int = 256,
+    def __init__(self, model, prune: float = 1e-4, max_nodes: int | None = 8, tree_bytes: int = 256,
                  chunk: int | None = None, max_total_nodes: int = 4096):
         self.model = model
         self.prune = float(prune)
@@ -204,15 +204,40 @@ class PrefixScorer:
         depth = max(len(cands[i]) for i in short)
         room = max(1, m.window - 1 - depth)
         tokens = self.context_tokens(context, room)
-        root = self.prime(tokens)
         tree = [i for i in short if set(cands[i]) <= self.index.covered]
+        root = None
+        if tree:
+            bits, root = self._tree_bits([cands[i] for i in tree], tokens)
+            out[tree] = bits
         for i in short:
             if i not in tree:
+                root = self.prime(tokens) if root is None else root
                 out[i] = self._canonical_bits(cands[i], tokens, root)
-        if tree:
-            bits = self._tree_bits([cands[i] for i in tree], len(tokens), root)
-            out[tree] = bits
         return out
+
+    def _pending(self, tokens) -> int:
+        """Prime all but the prompt's last new tokens (<= 64); how many are left to forward."""
+        if self.cache is not None and self.tokens == list(tokens):
+            return 0
+        common = 0
+        if self.cache is not None:
+            n = min(len(self.tokens), len(tokens))
+            while common < n and self.tokens[common] == tokens[common]:
+                common += 1
+        left = max(1, min(64, len(tokens) - common))
+        if len(tokens) - left < 1:
+            left = len(tokens) - 1
+        if left <= 0:
+            self.prime(tokens)
+            return 0
+        head = list(tokens[:-left])
+        if not (self.cache is not None and self.tokens[:len(head)] == head and common >= len(head)):
+            self.prime(head)
+        else:
+            self._crop_to(len(head))
+            self.tokens = head
+            self.stats["reused_tokens"] += len(head)
+        return left
 
     def _canonical_bits(self, c: bytes, tokens, root_logits) -> float:
         """Teacher-forced bits of the codec's tokens of c (escapes included, full softmax)."""
@@ -240,19 +265,54 @@ class PrefixScorer:
             out.append(path)
         return out
 
-    def _tree_bits(self, cands: list[bytes], p: int, root_logits) -> np.ndarray:
-        """Covering-tokenization probability of every candidate, breadth first over one tree."""
+    def _tree_bits(self, cands: list[bytes], tokens) -> tuple[np.ndarray, np.ndarray]:
+        """Covering-tokenization probability of every candidate, breadth first over one tree.
+
+        The first forward carries the prompt's new tail (causal) and the canonical chain of
+        every candidate (tree mask), so an item whose alternatives are all pruned costs ONE
+        forward. Returns (bits, logits after the prompt)."""
         import torch
 
         idx = self.index
+        p = len(tokens)
         log_prune = np.log(self.prune) if self.prune > 0 else _NEG
-        node_lp = {(): natural_logprobs(root_logits, idx.natural)}  # path -> logprobs after it
         slots: dict[tuple, int] = {}  # path -> cache position of its last token
-        terms: list[list[float]] = [[] for _ in cands]
-        frontier = [[((), 0, 0.0)] for _ in cands]  # per candidate: (path, bytes covered, log p)
         dtype = next(self.model.net.parameters()).dtype
         neg = torch.finfo(dtype).min if dtype.is_floating_point else -1e30
-        total = 0
+        left = self._pending(tokens)
+        seeds = list(dict.fromkeys(q for c in cands for q in self._canonical_chain((), c)))
+        if left:
+            base = self._cache_len()  # == p - left
+            n = left + len(seeds)
+            mask = torch.full((1, 1, n, base + n), neg, dtype=dtype)
+            for r in range(left):
+                mask[0, 0, r, : base + r + 1] = 0
+            for r, path in enumerate(seeds):
+                row = left + r
+                mask[0, 0, row, :p] = 0
+                anc = [slots[path[:d]] for d in range(1, len(path))]
+                if anc:
+                    mask[0, 0, row, anc] = 0
+                mask[0, 0, row, base + row] = 0
+                slots[path] = base + row
+            ids = list(tokens[-left:]) + [q[-1] for q in seeds]
+            pos = list(range(base, p)) + [p + len(q) - 1 for q in seeds]
+            logits = self._net(ids, pos, mask)
+            self.tokens = list(tokens)
+            self.stats["prompt_tokens"] += left
+            self.stats["tree_rounds"] += 1
+            self.stats["tree_nodes"] += len(seeds)
+            root_logits = logits[left - 1]
+            self.last_logits = root_logits
+            lps = natural_logprobs(logits[left:], idx.natural) if seeds else []
+            node_lp = {q: lps[r] for r, q in enumerate(seeds)}
+        else:
+            root_logits = self.last_logits
+            node_lp = {}
+        node_lp[()] = natural_logprobs(root_logits, idx.natural)  # path -> logprobs after it
+        terms: list[list[float]] = [[] for _ in cands]
+        frontier = [[((), 0, 0.0)] for _ in cands]  # per candidate: (path, bytes covered, log p)
+        total = len(seeds) if left else 0
         while any(frontier):
             grown: list[list] = []
             for ci, c in enumerate(cands):
@@ -307,4 +367,5 @@ class PrefixScorer:
                 self.stats["tree_nodes"] += n
             frontier = grown
         self._crop_to(p)
-        return np.array([-_logsumexp(t) / np.log(2) if t else np.inf for t in terms], dtype=np.float64)
+        bits = np.array([-_logsumexp(t) / np.log(2) if t else np.inf for t in terms], dtype=np.float64)
+        return bits, root_logits
