@@ -26,6 +26,9 @@ costs one round and further rounds only serve the tokenizations pruning keeps.
 ``max_nodes`` caps each candidate's frontier; ``prune=0`` is exact (no cap). Nodes cover
 different numbers of bytes, so a node is ranked by its log p extrapolated to the whole
 candidate at its own rate per byte (ranking by raw log p would favour short tokens).
+``max_rounds`` (default 2: the first forward and one round of alternatives) is the
+forward budget: after it only nodes already computed are expanded, so the result is a
+lower bound on the exact probability that still contains every canonical path.
 
 Fallbacks (documented in docs/icl.md): a candidate with a byte no natural token contains
 (SmolLM2 lacks 21 byte values) is scored on the codec's canonical tokens (escapes
@@ -98,13 +101,14 @@ class PrefixScorer:
     PROMPT_CHUNK = 256  # tokens per forward when extending the prompt cache (free mode)
 
     def __init__(self, model, prune: float = 1e-4, max_nodes: int | None = 8, tree_bytes: int = 256,
-                 chunk: int | None = None, max_total_nodes: int = 4096):
+                 chunk: int | None = None, max_total_nodes: int = 4096, max_rounds: int | None = 2):
         self.model = model
         self.prune = float(prune)
         self.max_nodes = max_nodes if self.prune > 0 else None
         self.tree_bytes = int(tree_bytes)
         self.chunk = chunk
         self.max_total_nodes = int(max_total_nodes)
+        self.max_rounds = max_rounds if self.prune > 0 else None
         self.index = TokenIndex(model.codec)
         self.tokens: list[int] = []  # BOS + prompt tokens the cache holds
         self.cache = None
@@ -112,7 +116,8 @@ class PrefixScorer:
         self.stats = {"prompt_tokens": 0, "reused_tokens": 0, "tree_rounds": 0, "tree_nodes": 0}
 
     def settings(self) -> dict:
-        return {"prune": self.prune, "max_nodes": self.max_nodes, "tree_bytes": self.tree_bytes,
+        return {"prune": self.prune, "max_nodes": self.max_nodes, "max_rounds": self.max_rounds,
+                "tree_bytes": self.tree_bytes,
                 "chunk": self.chunk}
 
     # ------------------------------------------------------------- torch
@@ -313,6 +318,7 @@ class PrefixScorer:
         terms: list[list[float]] = [[] for _ in cands]
         frontier = [[((), 0, 0.0)] for _ in cands]  # per candidate: (path, bytes covered, log p)
         total = len(seeds) if left else 0
+        rounds = 1 if left else 0
         while any(frontier):
             grown: list[list] = []
             for ci, c in enumerate(cands):
@@ -343,6 +349,9 @@ class PrefixScorer:
                         todo.append(path)
                         todo += self._canonical_chain(path, cands[ci][j:])
             todo = [q for q in dict.fromkeys(todo) if q not in node_lp]  # parents stay before children
+            if self.max_rounds and rounds >= self.max_rounds:  # budget spent: only nodes already computed
+                todo = []
+                grown = [[k for k in kids if k[0] in node_lp] for kids in grown]
             if total + len(todo) > self.max_total_nodes:  # bound the work on any input
                 todo = todo[: max(0, self.max_total_nodes - total)]
                 keep = set(todo) | set(node_lp)
@@ -363,6 +372,7 @@ class PrefixScorer:
                 for r, path in enumerate(todo):
                     node_lp[path] = lps[r]
                 total += n
+                rounds += 1
                 self.stats["tree_rounds"] += 1
                 self.stats["tree_nodes"] += n
             frontier = grown
