@@ -26,7 +26,7 @@ costs one round and further rounds only serve the tokenizations pruning keeps.
 ``max_nodes`` caps each candidate's frontier; ``prune=0`` is exact (no cap). Nodes cover
 different numbers of bytes, so a node is ranked by its log p extrapolated to the whole
 candidate at its own rate per byte (ranking by raw log p would favour short tokens).
-``max_rounds`` (default 2: the first forward and one round of alternatives) is the
+``max_rounds`` (default 1: the first forward only; 2 adds a round of alternatives) is the
 forward budget: after it only nodes already computed are expanded, so the result is a
 lower bound on the exact probability that still contains every canonical path.
 
@@ -101,7 +101,7 @@ class PrefixScorer:
     PROMPT_CHUNK = 256  # tokens per forward when extending the prompt cache (free mode)
 
     def __init__(self, model, prune: float = 1e-4, max_nodes: int | None = 8, tree_bytes: int = 256,
-                 chunk: int | None = None, max_total_nodes: int = 4096, max_rounds: int | None = 2):
+                 chunk: int | None = None, max_total_nodes: int = 4096, max_rounds: int | None = 1):
         self.model = model
         self.prune = float(prune)
         self.max_nodes = max_nodes if self.prune > 0 else None
@@ -338,9 +338,11 @@ class PrefixScorer:
                     # extrapolated to the whole candidate at its own rate per byte
                     est = [lp * len(c) / j for _, j, lp in kids]
                     best = max(est + terms[ci])
-                    kids = [k for k, e in zip(kids, est) if e >= best + log_prune]
+                    free = [k for k in kids if k[0] in node_lp]  # computed already: kept, cost nothing
+                    kids = [k for k, e in zip(kids, est) if e >= best + log_prune and k[0] not in node_lp]
                     if self.max_nodes and len(kids) > self.max_nodes:
                         kids = sorted(kids, key=lambda k: -k[2] * len(c) / k[1])[: self.max_nodes]
+                    kids = free + kids
                 grown.append(kids)
             todo = []
             for ci, kids in enumerate(grown):
