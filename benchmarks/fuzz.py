@@ -265,7 +265,7 @@ def _header_edit(blob: bytes, rng: random.Random) -> tuple[str, bytes]:
         payload = payload[: rng.randrange(len(payload) + 1)] if rng.random() < 0.5 else payload + os.urandom(4)
     try:
         return field, container.pack(h, payload)
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, IndexError):
         return field, blob[:-1]  # a field the writer itself rejects: fall back to a truncation
 
 
