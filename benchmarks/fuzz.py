@@ -75,8 +75,12 @@ class AdaptiveTestModel(Model):
         return counts / counts.sum()
 
 
-def tiny_lm(directory: str):
-    """A 2-layer Llama byte LM saved from a config (the LM coder's path); None without torch."""
+def tiny_lm(directory: str, threads: int = 1):
+    """A 2-layer, 32-dim Llama byte LM saved from a config (the LM coder's path); None without torch.
+
+    As small as a test model: the campaign tests the container and the coder, not the LM.
+    One torch thread: two fuzz workers on two cores with two threads each spin-wait on
+    each other's cores, which made a 30-token decode take 20-70 ms per token (measured)."""
     try:
         import torch
         from transformers import LlamaConfig, LlamaForCausalLM
@@ -84,19 +88,64 @@ def tiny_lm(directory: str):
         return None
     torch.manual_seed(3)
     cfg = LlamaConfig(vocab_size=257, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
+                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=256,
                       bos_token_id=256, eos_token_id=256, tie_word_embeddings=True)
     net = LlamaForCausalLM(cfg)
     net.save_pretrained(directory)
     with open(os.path.join(directory, "compgen.json"), "w") as f:
-        json.dump({"kind": "byte-lm", "bos_id": 256, "context": 64,
+        json.dump({"kind": "byte-lm", "bos_id": 256, "context": 128,
                    "params": sum(p.numel() for p in net.parameters()), "train": {}}, f)
     from compgen.registry import load
 
-    return load(f"byte-lm:{directory}")
+    return load(f"byte-lm:{directory}:threads={threads}")
 
 
-def build_corpus(lm_dir: str | None = None) -> list[dict]:
+def tiny_token_lm(directory: str, threads: int = 1):
+    """A 2-layer, 32-dim Llama over a 300-token byte-level BPE (the token codec's and the 7-bit
+    coder's path), trained on nothing but its tokenizer; None without tokenizers."""
+    try:
+        import torch
+        from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+        from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    except ImportError:
+        return None
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>", "<esc>"], show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator([lm_texts()["lm-long"].decode("utf-8", "replace")], trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
+                                   additional_special_tokens=["<esc>"])
+    torch.manual_seed(4)
+    cfg = LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=256,
+                      bos_token_id=0, eos_token_id=0, tie_word_embeddings=True)
+    LlamaForCausalLM(cfg).save_pretrained(directory)
+    fast.save_pretrained(directory)
+    from compgen.registry import load
+
+    return load(f"hf:{directory}:threads={threads}")
+
+
+def lm_texts() -> dict[str, bytes]:
+    """Realistic LM inputs: a few hundred bytes of English and a 3 KB one (CPython's own docs,
+    shipped with every Python), so that decoding the long file whole takes longer than the
+    1 s a refusal may; a refusal of it must come from the checks, not from its size."""
+    from pydoc_data.topics import topics
+
+    text = "\n\n".join(topics[k] for k in sorted(topics)).encode("utf-8", "replace")
+    return {"lm": text[10_000:10_300], "lm-long": text[40_000:43_000]}
+
+
+def media_bytes(n: int = 300) -> bytes:
+    """8-bit 'audio' (a noisy sine): what the 7-bit coder is for."""
+    rng = np.random.default_rng(5)
+    t = np.arange(n)
+    return (128 + 60 * np.sin(t / 7.0) + rng.normal(0, 3, n)).clip(0, 255).astype(np.uint8).tobytes()
+
+
+def build_corpus(lm_dir: str | None = None, long_lm: bool = True) -> list[dict]:
     """Valid containers to mutate: {coder, model (None: load from the header), original, blob}."""
     from compgen.model import as_compressor
     from compgen.registry import load
@@ -117,11 +166,30 @@ def build_corpus(lm_dir: str | None = None) -> list[dict]:
     if lm_dir is not None:
         lm = tiny_lm(lm_dir)
         if lm is not None:
-            for text in TEXTS[:2] + TEXTS[3:]:
+            from compgen.lm.seven_bit import SevenBitModel
+
+            texts = lm_texts()
+            for coder, text in [("lm", texts["lm"]), ("lm", TEXTS[1]), ("lm", TEXTS[3]), ("lm", TEXTS[4])] + (
+                    [("lm-long", texts["lm-long"])] if long_lm else []):
                 blob = as_compressor(lm, store=False).compress(text)
-                corpus.append({"coder": "lm", "model": lm, "original": text, "blob": blob})
+                corpus.append({"coder": coder, "model": lm, "original": text, "blob": blob})
+            tok_dir = os.path.join(lm_dir, "tok")
+            if not os.path.exists(tok_dir):
+                os.makedirs(tok_dir)
+                tiny_token_lm(tok_dir)
+            from compgen.registry import load as load_spec
+
+            tok_lm = load_spec(f"hf:{tok_dir}:threads=1")
+            corpus.append({"coder": "lm-tok", "model": tok_lm, "original": texts["lm"],
+                           "blob": as_compressor(tok_lm, store=False).compress(texts["lm"])})
+            seven = SevenBitModel(tok_lm)
+            data = media_bytes()
+            corpus.append({"coder": "7bit", "model": seven, "original": data,
+                           "blob": as_compressor(seven, store=False).compress(data)})
     for item in corpus:
+        t0 = time.perf_counter()
         assert container.decompress(item["blob"], model=item["model"]) == item["original"]
+        item["decode_s"] = time.perf_counter() - t0
     return corpus
 
 
@@ -135,10 +203,35 @@ def _rand_int(rng: random.Random) -> int:
                        (1 << 62) + rng.randrange(1 << 20), rng.randrange(1 << 63)])
 
 
-def _header_edit(blob: bytes, rng: random.Random) -> bytes:
+def _lm_settings_edit(c: dict, rng: random.Random) -> None:
+    """Edit one field of an LM coder's settings (in place; a 7-bit file's inner ones too)."""
+    if c.get("coder") == "lm-7bit-v1":
+        if rng.random() < 0.2:
+            c["low"] = rng.choice(["raw", "kt", "prev", "high"])
+            return
+        c = c["lm"]
+    key = rng.choice(["tokens", "tokens", "streams", "window", "raw", "mix", "probe", "threads"])
+    if key == "tokens":
+        c["tokens"] = rng.choice([_rand_int(rng) % (1 << 40), max(0, c["tokens"] + rng.randint(-5, 5))])
+    elif key == "streams":
+        c["streams"] = rng.choice([0, 1, 2, 3, 8, 64, rng.randrange(1 << 20)])
+        c["raw"] = [i for i in c["raw"] if i < c["streams"]]
+    elif key == "window":
+        c["window"] = rng.choice([8, 63, 64, 127, 129, 1 << 20])
+    elif key == "raw":
+        c["raw"] = sorted(set(c["raw"]) ^ {rng.randrange(max(1, c["streams"]))})
+    elif key == "mix":
+        c["mix"] = not c["mix"]
+    elif key == "probe":
+        c["probe"] = rng.randrange(1 << 32)
+    else:
+        c["threads"] = rng.choice([1, 2, 4])
+
+
+def _header_edit(blob: bytes, rng: random.Random) -> tuple[str, bytes]:
     header, payload = container.unpack(blob)
-    h = container.Header(header.spec, header.fingerprint, header.length, header.crc32, dict(header.coder),
-                         header.stored)
+    h = container.Header(header.spec, header.fingerprint, header.length, header.crc32,
+                         json.loads(json.dumps(header.coder)), header.stored)
     field = rng.choice(["length", "length", "length_near", "crc", "spec", "fingerprint", "stored", "settings",
                         "payload_len"])
     if field == "length":
@@ -159,7 +252,9 @@ def _header_edit(blob: bytes, rng: random.Random) -> bytes:
                        "order": 3, "window": 4096}
     elif field == "settings" and not h.stored:
         c = h.coder
-        if c.get("coder") == "codec-mix-v1":
+        if c.get("coder") in ("lm-lockstep-v3", "lm-7bit-v1") and rng.random() < 0.8:
+            _lm_settings_edit(c, rng)
+        elif c.get("coder") == "codec-mix-v1":
             key = rng.choice(["topk", "order", "window"])
             c[key] = {"topk": rng.randint(1, 255), "order": rng.randint(0, 16),
                       "window": rng.choice([0, 1, 7, 4096, 1 << 20, 1 << 30])}[key]
@@ -169,9 +264,9 @@ def _header_edit(blob: bytes, rng: random.Random) -> bytes:
     elif field == "payload_len":
         payload = payload[: rng.randrange(len(payload) + 1)] if rng.random() < 0.5 else payload + os.urandom(4)
     try:
-        return container.pack(h, payload)
-    except (ValueError, KeyError, TypeError):
-        return blob[:-1]  # a field the writer itself rejects: fall back to a truncation
+        return field, container.pack(h, payload)
+    except (ValueError, KeyError, TypeError, IndexError):
+        return field, blob[:-1]  # a field the writer itself rejects: fall back to a truncation
 
 
 def mutate(blob: bytes, rng: random.Random) -> tuple[str, bytes]:
@@ -200,7 +295,9 @@ def mutate(blob: bytes, rng: random.Random) -> tuple[str, bytes]:
             b[i] ^= 1 << rng.randrange(8)
         b = bytearray(reseal(bytes(b[:-4])))
     elif kind == "header_edit_resealed":
-        b = bytearray(_header_edit(blob, rng))
+        field, edited = _header_edit(blob, rng)
+        kind = f"header_{field}_resealed"
+        b = bytearray(edited)
     elif kind == "byte_set_resealed":
         i = rng.randrange(max(1, len(b) - 4))
         b[i] = rng.randrange(256)
@@ -237,23 +334,28 @@ def _alarm(signum, frame):
 _CORPUS: list[dict] = []
 
 
-def _init(lm_dir):
+def _init(lm_dir, long_lm=True):
     global _CORPUS
-    _CORPUS = build_corpus(lm_dir)
+    _CORPUS = build_corpus(lm_dir, long_lm)
     signal.signal(signal.SIGALRM, _alarm)
 
 
 def _run_slice(args) -> dict:
-    seed, count, hang_after, lm_share = args
+    seed, count, hang_after, lm_share, long_share = args
     rng = random.Random(seed)
-    lm_items = [i for i, it in enumerate(_CORPUS) if it["coder"] == "lm"]
-    other = [i for i, it in enumerate(_CORPUS) if it["coder"] != "lm"]
+    groups = {g: [i for i, it in enumerate(_CORPUS) if it["coder"] in names]
+              for g, names in (("lm", ("lm", "lm-tok", "7bit")), ("long", ("lm-long",)))}
+    other = [i for i, it in enumerate(_CORPUS) if it["coder"] not in ("lm", "lm-tok", "7bit", "lm-long")]
     stats: dict = defaultdict(Counter)
     worst: dict = defaultdict(float)
+    ratio: dict = defaultdict(float)  # slowest refusal / a valid decode of the same file
+    spent: dict = defaultdict(float)
     failures = []
     for _ in range(count):
-        idx = rng.choice(lm_items) if lm_items and rng.random() < lm_share else rng.choice(other)
-        item = _CORPUS[idx]
+        pool = other
+        if groups["lm"] and rng.random() < lm_share:
+            pool = groups["long"] if groups["long"] and rng.random() < long_share else groups["lm"]
+        item = _CORPUS[rng.choice(pool)]
         kind, mutant = mutate(item["blob"], rng)
         signal.alarm(hang_after)
         try:
@@ -262,12 +364,15 @@ def _run_slice(args) -> dict:
             signal.alarm(0)
         key = f"{item['coder']}|{kind}"
         stats[key][outcome] += 1
+        spent[key] += secs
         if outcome == "refused":
             worst[key] = max(worst[key], secs)
+            ratio[key] = max(ratio[key], secs / max(item["decode_s"], 1e-4))
         if outcome not in ("exact", "refused") and len(failures) < 20:
             failures.append({"coder": item["coder"], "kind": kind, "outcome": outcome, "detail": detail,
                              "mutant_hex": mutant.hex()})
-    return {"stats": {k: dict(v) for k, v in stats.items()}, "worst": dict(worst), "failures": failures}
+    return {"stats": {k: dict(v) for k, v in stats.items()}, "worst": dict(worst), "ratio": dict(ratio),
+            "spent": dict(spent), "failures": failures}
 
 
 def cli_check(corpus: list[dict], n: int, seed: int) -> dict:
@@ -301,7 +406,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=float, default=1.0, help="seconds a refusal may take")
     ap.add_argument("--lm-share", type=float, default=0.1)
+    ap.add_argument("--long-share", type=float, default=0.05, help="of the LM mutants, on the 3 KB file")
     ap.add_argument("--no-lm", action="store_true")
+    ap.add_argument("--no-long", action="store_true", help="leave the 3 KB LM file out")
     ap.add_argument("--cli", type=int, default=0, help="mutants to push through the CLI as well")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "fuzz.json"))
     args = ap.parse_args(argv)
@@ -311,27 +418,39 @@ def main(argv=None) -> int:
     from compgen.progress import progress_bar
 
     t0 = time.time()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         lm_dir = None if args.no_lm else os.path.join(tmp, "lm")
         if lm_dir:
             os.makedirs(lm_dir)
             tiny_lm(lm_dir)  # build once; workers load it
+            os.makedirs(os.path.join(lm_dir, "tok"))
+            tiny_token_lm(os.path.join(lm_dir, "tok"))
         per = 500
-        slices = [(args.seed * 1_000_003 + i, min(per, args.count - i * per), 10, args.lm_share)
+        slices = [(args.seed * 1_000_003 + i, min(per, args.count - i * per), 10, args.lm_share, args.long_share)
                   for i in range((args.count + per - 1) // per)]
         totals: dict = defaultdict(Counter)
         worst: dict = defaultdict(float)
+        ratio: dict = defaultdict(float)
+        spent: dict = defaultdict(float)
         failures: list = []
         ctx = mp.get_context("fork")
-        with ctx.Pool(args.jobs, initializer=_init, initargs=(lm_dir,)) as pool, \
+        with ctx.Pool(args.jobs, initializer=_init, initargs=(lm_dir, not args.no_long)) as pool, \
                 progress_bar("fuzz", args.count, unit="mutants") as advance:
-            for res, (_, n, _, _) in zip(pool.imap(_run_slice, slices), slices):
+            for res, sl in zip(pool.imap(_run_slice, slices), slices):
                 for k, v in res["stats"].items():
                     totals[k].update(v)
-                for k, v in res["worst"].items():
-                    worst[k] = max(worst[k], v)
+                for src, dst in ((res["worst"], worst), (res["ratio"], ratio)):
+                    for k, v in src.items():
+                        dst[k] = max(dst[k], v)
+                for k, v in res["spent"].items():
+                    spent[k] += v
                 failures += res["failures"]
-                advance(n)
+                advance(sl[1])
+        decode_s = {}
+        if lm_dir:  # valid decode time of every file (this process, after the campaign)
+            for it in build_corpus(lm_dir, not args.no_long):
+                decode_s[it["coder"]] = max(decode_s.get(it["coder"], 0.0), round(it["decode_s"], 4))
         cli = cli_check(build_corpus(None), args.cli, args.seed) if args.cli else None
     elapsed = time.time() - t0
 
@@ -339,20 +458,32 @@ def main(argv=None) -> int:
     for v in totals.values():
         outcomes.update(v)
     slow = {k: v for k, v in worst.items() if v >= args.limit}
-    print(f"{'coder | mutation':44s} {'n':>7s} {'exact':>6s} {'refused':>7s} {'bad':>4s} {'max refusal s':>13s}")
+    print(f"{'coder | mutation':48s} {'n':>7s} {'exact':>6s} {'refused':>7s} {'bad':>4s} {'max refusal s':>13s} "
+          f"{'x valid':>7s} {'total s':>8s}")
     for key in sorted(totals):
         c = totals[key]
         bad = sum(v for o, v in c.items() if o not in ("exact", "refused"))
-        print(f"{key:44s} {sum(c.values()):7d} {c['exact']:6d} {c['refused']:7d} {bad:4d} {worst.get(key, 0):13.3f}")
+        print(f"{key:48s} {sum(c.values()):7d} {c['exact']:6d} {c['refused']:7d} {bad:4d} {worst.get(key, 0):13.3f} "
+              f"{ratio.get(key, 0):7.2f} {spent.get(key, 0):8.1f}")
     total = sum(outcomes.values())
     print(f"\n{total} mutants in {elapsed:.0f} s ({args.jobs} jobs): {dict(outcomes)}; "
           f"slowest refusal {max(worst.values(), default=0):.3f} s; refusals over {args.limit} s: {len(slow)} kinds")
+    print(f"valid decode time of the largest file per coder: {decode_s}; load {load_before} -> {os.getloadavg()}")
     if cli:
         print(f"CLI: {cli['run']} mutants, exit codes {cli['exit_codes']}, bad {len(cli['bad'])}")
-    result = {"count": total, "seconds": round(elapsed, 1), "jobs": args.jobs, "outcomes": dict(outcomes),
+    by_coder: dict = defaultdict(float)
+    for k, v in worst.items():
+        by_coder[k.split("|")[0]] = max(by_coder[k.split("|")[0]], v)
+    result = {"count": total, "seconds": round(elapsed, 1), "jobs": args.jobs, "seed": args.seed,
+              "lm_share": args.lm_share, "long_share": args.long_share, "outcomes": dict(outcomes),
               "by_coder_and_mutation": {k: dict(v) for k, v in totals.items()},
               "max_refusal_seconds": {k: round(v, 4) for k, v in worst.items()},
-              "failures": failures[:50], "cli": cli, "uptime": os.getloadavg(), "python": platform.python_version()}
+              "max_refusal_seconds_by_coder": {k: round(v, 4) for k, v in by_coder.items()},
+              "max_refusal_over_valid_decode": {k: round(v, 3) for k, v in ratio.items()},
+              "seconds_by_coder_and_mutation": {k: round(v, 2) for k, v in spent.items()},
+              "valid_decode_seconds": decode_s, "refusals_over_limit": {k: round(v, 4) for k, v in slow.items()},
+              "limit_seconds": args.limit, "failures": failures[:50], "cli": cli,
+              "loadavg_before": load_before, "loadavg_after": os.getloadavg(), "python": platform.python_version()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     failed = outcomes.get("WRONG", 0) + outcomes.get("TRACEBACK", 0) + outcomes.get("HANG", 0) + len(slow)

@@ -38,6 +38,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..coding.byte_coder import TAIL_BITS, cost_limit
 from ..coding.range_coder import SymbolDecoder, SymbolEncoder
 from ..errors import RefusedError
 from .settings import NAME, OLD_NAMES, env_digest
@@ -48,6 +49,29 @@ BLOCK = 1024
 LOGIT_FLOOR = -80.0  # nats below the best token: every token keeps a positive float32 share
 SINGLE_STREAM_BELOW = 16 * 1024  # bytes
 SEGMENT_BYTES = 4096  # one more stream per this many bytes, up to the model's batch
+QUANT = 2.0 ** -24  # constriction's probability unit: every symbol of a coded distribution gets >= 1 of them
+
+
+def min_token_bits(vocab: int, block: int = BLOCK) -> float:
+    """Least bits any token can cost: each stage's distribution leaves >= 1 quantum to every
+    other symbol, so its top is <= 1 - (n-1) 2^-24 (tiny, but a bound by construction)."""
+    block = min(block, vocab)
+    blocks = -(-vocab // block)
+    bits = -np.log2(1.0 - (block - 1) * QUANT)
+    return float(bits + (-np.log2(1.0 - (blocks - 1) * QUANT) if blocks > 1 else 0.0))
+
+
+def max_tokens(words_len: int, vocab: int) -> int:
+    """Most tokens a range-coded payload of ``words_len`` bytes can hold."""
+    return int(cost_limit(words_len) / min_token_bits(vocab))
+
+
+def max_token_bytes(codec) -> int:
+    """Most bytes one token can stand for."""
+    if codec.kind != "tokens":
+        return 1
+    lens = getattr(codec, "_lens", None)
+    return max(1, int(np.max(lens))) if lens is not None and len(lens) else 1 << 10
 
 
 def plan_segments(n_bytes: int, batch: int) -> tuple[int, int]:
@@ -145,6 +169,18 @@ class Stages:
             bits += np.log2(s1.sum(axis=1)) - np.log2(s1[np.arange(len(rows)), blk])
         enc.encode_batch(off, s2)
         return bits
+
+    def cost_bound(self, rows: np.ndarray, symbols: np.ndarray) -> float:
+        """A lower bound on the bits the range coder spent on these symbols: each stage's
+        float probability plus one quantum (the coder's rounding can raise it no further)."""
+        blk, off = np.divmod(symbols, self.block)
+        s2 = self.stage2(rows, blk)
+        idx = np.arange(len(rows))
+        p = np.minimum(1.0, s2[idx, off] / s2.sum(axis=1) + QUANT)
+        if self.stage1 is not False:
+            s1 = self.stage1[rows]
+            p = p * np.minimum(1.0, s1[idx, blk] / s1.sum(axis=1) + QUANT)
+        return float(-np.log2(p).sum())
 
     def decode(self, dec: SymbolDecoder, rows: np.ndarray) -> np.ndarray:
         self._finish()
@@ -302,10 +338,23 @@ class TokenRangeCoder:
         return re.sub(r":threads=\d+", f":threads={s.get('threads')}", self.model.spec)
 
     def max_length(self, payload_len: int, settings: dict) -> int | None:
-        return None  # a token may cost almost nothing; the token count bounds the work instead
-
-    def decode(self, payload: bytes, length: int, settings: dict, progress=None) -> bytes:
+        """Most original bytes a file can state: every segment raw, or the recorded token
+        count times the longest token (the token count itself is bounded by the payload).
+        The settings' own refusals (old coder, threads, CPU path) come first: they name the fix."""
         self.check_settings(settings)
+        try:
+            n_tokens = int(settings["tokens"])
+        except (KeyError, TypeError, ValueError):
+            return None  # decode refuses the settings with its own message
+        return payload_len + n_tokens * max_token_bytes(self.model.codec)
+
+    def check_plan(self, payload: bytes, length: int, settings: dict):
+        """Every pre-decode check of the header against the payload; returns the plan.
+
+        Bounds the decoder's work before the model runs: the token count must fit the
+        payload (>= min_token_bits each), the coded bytes must fit the token count (<= the
+        longest token each), every coded segment needs a token, and the decoder then stops
+        at that count (see decode)."""
         m = self.model
         try:
             streams, window, n_tokens = (int(settings[k]) for k in ("streams", "window", "tokens"))
@@ -320,14 +369,29 @@ class TokenRangeCoder:
                 or n_tokens > (1 + getattr(m.codec, "n_digits", 0)) * length + streams):  # escapes: ESC + digits
             raise RefusedError("corrupt compgen file (inconsistent segment plan)")
         raw_bytes = sum(int(sizes[i]) for i in raw)
-        coded = [i for i in range(streams) if i not in raw]
-        words = payload[: len(payload) - raw_bytes] if raw_bytes <= len(payload) else None
-        if words is None:
+        if raw_bytes > len(payload):
             raise RefusedError("corrupt compgen file (payload shorter than its raw segments)")
+        coded = [i for i in range(streams) if i not in raw]
+        words_len = len(payload) - raw_bytes
+        coded_bytes = length - raw_bytes
+        if (n_tokens < len(coded) or n_tokens > max_tokens(words_len, m.codec.vocab_size)
+                or coded_bytes > n_tokens * max_token_bytes(m.codec)):
+            raise RefusedError(f"corrupt compgen file (a {words_len}-byte LM payload cannot hold {n_tokens} tokens "
+                               f"for {coded_bytes} bytes)")
+        return sizes, raw, coded, n_tokens, window, words_len
+
+    def decode(self, payload: bytes, length: int, settings: dict, progress=None) -> bytes:
+        self.check_settings(settings)
+        m = self.model
+        sizes, raw, coded, n_tokens, window, words_len = self.check_plan(payload, length, settings)
+        streams = len(sizes)
+        words = payload[:words_len]
         dec = SymbolDecoder(words)
         csizes = sizes[coded]
         counter = ByteCounter(m.codec, len(coded))
         budget = [n_tokens]
+        limit = cost_limit(len(words))
+        spent = [0.0, -1.0]  # bits decoded so far; bits since every word was read (-1: not yet)
 
         def check_probe(logits):
             if probe_crc(logits) != settings.get("probe"):
@@ -342,6 +406,16 @@ class TokenRangeCoder:
             counter.add(rows, sym)
             if budget[0] < 0 or (counter.bytes > csizes).any():
                 raise RefusedError("corrupt compgen file (decoded past the stated length)")
+            # Running cost: what is decoded cannot cost more than the payload's bits, nor (once
+            # every word is read) more than the coder's state still holds.
+            bits = st.cost_bound(rows, sym)
+            spent[0] += bits
+            if spent[1] >= 0:
+                spent[1] += bits
+            elif dec.maybe_exhausted():
+                spent[1] = 0.0
+            if spent[0] > limit or spent[1] > TAIL_BITS:
+                raise RefusedError("corrupt compgen file (LM payload decodes past its size); nothing written")
             if progress:
                 progress(m.codec.token_bytes(sym))
             return sym, ~counter.done(csizes)
@@ -349,6 +423,8 @@ class TokenRangeCoder:
         toks = lockstep(m, len(coded), window, self.horizon(n_tokens), choose, bool(settings.get("mix")), check_probe)
         if budget[0] != 0:
             raise RefusedError("corrupt compgen file (token count differs from the header's)")
+        if len(coded) and not dec.maybe_exhausted():
+            raise RefusedError("corrupt compgen file (LM payload continues past the stated length); nothing written")
         out = []
         decoded = {i: m.codec.decode(np.asarray(tk, dtype=np.int64)) for i, tk in zip(coded, toks)}
         pos = len(words)

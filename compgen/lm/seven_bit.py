@@ -127,6 +127,12 @@ class SevenBitCoder:
         settings = {"coder": NAME, "lm": lm_settings, "low": kind}
         return struct.pack("<I", len(lm_payload)) + lm_payload + low_payload, settings, lm_bits + costs[kind]
 
+    def max_length(self, payload_len: int, settings: dict) -> int | None:
+        """The wrapped coder's bound: one high byte per original byte."""
+        bound = getattr(self.inner, "max_length", None)
+        inner = settings.get("lm") if isinstance(settings.get("lm"), dict) else {}
+        return None if bound is None else bound(max(0, payload_len - 4), inner)
+
     def decode(self, payload: bytes, length: int, settings: dict, progress=None) -> bytes:
         from ..coding.range_coder import SymbolDecoder
 
