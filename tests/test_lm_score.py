@@ -1,0 +1,90 @@
+"""Teacher-forced scoring of long data: batched windows equal the old per-window path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("tokenizers")
+
+import compgen  # noqa: E402
+from compgen.lm.model import score_windows  # noqa: E402
+from test_lm import TEXT, _save_byte_lm, _save_token_lm  # noqa: E402
+
+LONG = b"".join(TEXT[i:] + TEXT[:i] for i in range(0, 60, 7))  # ~700 bytes, several windows
+
+
+@pytest.fixture(scope="module")
+def lms(tmp_path_factory):
+    base = tmp_path_factory.mktemp("score_lms")
+    return {"tok": compgen.load(f"hf:{_save_token_lm(base / 'tok')}:threads=1"),
+            "byte": compgen.load(f"byte-lm:{_save_byte_lm(base / 'byte')}:threads=1")}
+
+
+def old_token_bits(model, tokens, ctx, window):
+    """The previous implementation: one window per forward, overlap 1/4, float64 log-softmax."""
+    w = window - 1
+    overlap = min(w // 4, 512)
+    seq = np.concatenate([ctx[-overlap:] if overlap else ctx[:0], tokens])
+    bits, start = 0.0, len(seq) - len(tokens)
+    while start < len(seq):
+        lo = max(0, start - overlap)
+        hi = min(len(seq), lo + w)
+        logp = model.target_logprobs(np.concatenate([[model.codec.bos_id], seq[lo:hi]]))
+        bits -= float(logp[start - lo:].sum()) / np.log(2)
+        start = hi
+    return bits
+
+
+@pytest.mark.parametrize("kind", ["tok", "byte"])
+def test_fast_path_equals_old_per_window_computation(lms, kind):
+    m = lms[kind]
+    tokens = np.asarray(m.codec.encode(LONG), dtype=np.int64)
+    ctx = np.asarray(m.codec.encode(TEXT), dtype=np.int64)
+    window = 48 if kind == "tok" else 96
+    assert len(tokens) > 3 * window  # several windows
+    for c in (np.zeros(0, dtype=np.int64), ctx):
+        old = old_token_bits(m, tokens, c, window)
+        new = m.token_bits(tokens, c, window=window, overlap=(window - 1) // 4, batch=1)
+        assert abs(new - old) < 1e-6, (new, old)
+
+
+@pytest.mark.parametrize("kind", ["tok", "byte"])
+def test_batched_windows_equal_unbatched(lms, kind):
+    m = lms[kind]
+    tokens = np.asarray(m.codec.encode(LONG), dtype=np.int64)
+    one = m.token_bits(tokens, window=64, overlap=16, batch=1)
+    for batch in (2, 3, 8):
+        assert abs(m.token_bits(tokens, window=64, overlap=16, batch=batch) - one) < 1e-4
+    # a different overlap is a different (still positive, finite) figure
+    other = m.token_bits(tokens, window=64, overlap=0, batch=4)
+    assert np.isfinite(other) and other > 0 and other != one
+
+
+def test_fast_log_softmax_is_within_1e_8_of_float64(lms):
+    m = lms["tok"]
+    win = [np.concatenate([[m.codec.bos_id], m.codec.encode(LONG)[:80]])]
+    a = m.windows_logprobs(win, float64=True)[0]
+    b = m.windows_logprobs(win, float64=False)[0]
+    assert a.shape == b.shape == (80,)
+    assert np.max(np.abs(a - b)) < 1e-8
+
+
+@pytest.mark.parametrize("n,first,room,overlap", [(1000, 0, 100, 25), (1000, 37, 100, 0), (5, 0, 100, 10),
+                                                 (301, 1, 50, 49)])
+def test_score_windows_score_every_token_once(n, first, room, overlap):
+    spans = score_windows(n, first, room, overlap)
+    scored = [i for lo, hi, start in spans for i in range(start, hi)]
+    assert scored == list(range(first, n))
+    for k, (lo, hi, start) in enumerate(spans):
+        assert hi - lo <= room
+        assert start - lo == min(overlap, start)
+
+
+def test_code_length_uses_the_scoring_window(lms):
+    m = lms["tok"]
+    w, overlap, batch = m.score_settings()
+    assert w == m.position_limit() - 1 or w == 1023  # SCORE_WINDOW, capped by the model's positions
+    assert m.code_length(LONG) == pytest.approx(m.token_bits(m.codec.encode(LONG)), abs=1e-9)
