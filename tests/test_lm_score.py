@@ -88,3 +88,76 @@ def test_code_length_uses_the_scoring_window(lms):
     w, overlap, batch = m.score_settings()
     assert w == m.position_limit() - 1 or w == 1023  # SCORE_WINDOW, capped by the model's positions
     assert m.code_length(LONG) == pytest.approx(m.token_bits(m.codec.encode(LONG)), abs=1e-9)
+
+
+# ------------------------------------------------------------------ score / bench columns
+@pytest.fixture(scope="module")
+def tok_dir(tmp_path_factory):
+    return _save_token_lm(tmp_path_factory.mktemp("score_cli") / "tok")
+
+
+def _text(n: int, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    words = TEXT.split()
+    return b" ".join(words[i] for i in rng.integers(0, len(words), n // 4))[:n]
+
+
+def test_bench_lm_rows_cover_the_codec_chunks_beside_the_coded_subset(tok_dir, tmp_path):
+    import csv
+    import json
+
+    from compgen.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_bytes(_text(1200, 1))
+    (data / "b.txt").write_bytes(_text(700, 2))
+    out = tmp_path / "out"
+    spec = f"hf:{tok_dir}:threads=1"
+    rc = main(["-q", "bench", "--models", f"gzip,{spec}", "--data", f"text:{data}", "--chunk", "256",
+               "--mode", "chunked", "--lm-max-bytes", "512", "--verify", "--no-cli-check", "-o", str(out)])
+    assert rc == 0
+    res = json.loads((out / "bench.json").read_text())
+    rows = {(r["route"], r["spec"].split(":")[0]): r for r in res["summary"]}
+    codec, xent, coded = rows[("native", "gzip")], rows[("xent", "hf")], rows[("model", "hf")]
+    assert xent["units"] == codec["units"] == 8 and xent["input_bytes"] == codec["input_bytes"] == 1900
+    assert coded["units"] == 2 and coded["input_bytes"] == 512 and coded["verified"] == 2
+    assert xent["xent_bits_per_byte"] > 0 and xent["output_bytes"] is None
+    assert "LM cross-entropy (all 8 chunks)" in xent["measure"] and "coded, verified (2 chunks)" == coded["measure"]
+    # the cross-entropy units are the codec's chunks, one for one
+    keys = lambda route, name: sorted((u["file"], u["offset"], u["input_bytes"]) for u in res["units"]  # noqa: E731
+                                      if u["route"] == route and u["spec"].startswith(name))
+    assert keys("xent", "hf") == keys("native", "gzip")
+    with open(out / "bench.csv") as f:
+        measures = {r["measure"] for r in csv.DictReader(f)}
+    assert {"LM cross-entropy (all 8 chunks)", "coded, verified (2 chunks)"} <= measures
+    md = (out / "bench.md").read_text()
+    assert "[LM cross-entropy (all 8 chunks)]" in md and "[coded, verified (2 chunks)]" in md
+    # the cross-entropy units are the model's code_length of those chunks
+    m = compgen.load(spec)
+    u = next(u for u in res["units"] if u["route"] == "xent")
+    path = next(p for p in (data / u["file"], tmp_path / u["file"], data / u["file"].split("/")[-1]) if p.exists())
+    piece = path.read_bytes()[u["offset"]: u["offset"] + u["input_bytes"]]
+    assert u["xent_bits"] == pytest.approx(m.code_length(piece), abs=1e-6)
+
+
+def test_score_lm_column_verify_and_binary_skip(tok_dir, tmp_path):
+    import json
+
+    from compgen.cli import main
+
+    (tmp_path / "t.txt").write_bytes(_text(600, 3))
+    (tmp_path / "b.bin").write_bytes(bytes(range(256)) * 2)
+    spec = f"hf:{tok_dir}:threads=1"
+    rc = main(["-q", "score", "-m", f"gzip,{spec}", str(tmp_path / "t.txt"), str(tmp_path / "b.bin"), "--verify",
+               "--json", str(tmp_path / "s.json")])
+    assert rc == 0
+    rows = {(r["file"].split("/")[-1], r["model"].split(":")[0]): r for r in json.loads((tmp_path / "s.json").read_text())}
+    lm = rows[("t.txt", "hf")]
+    assert lm["measure"] == "cross-entropy (teacher-forced)" and lm["verified"] is True
+    assert lm["bits"] == pytest.approx(compgen.load(spec).code_length((tmp_path / "t.txt").read_bytes()), abs=1e-6)
+    assert lm["coded_bits_per_byte"] > 0
+    assert rows[("b.bin", "hf")]["measure"] == "skipped (binary)" and rows[("b.bin", "hf")]["bits"] is None
+    assert rows[("b.bin", "gzip")]["verified"] is True and rows[("b.bin", "gzip")]["bits_per_byte"] > 0
+    rc = main(["-q", "score", "-m", spec, str(tmp_path / "b.bin"), "--lm-binary", "--json", str(tmp_path / "s2.json")])
+    assert rc == 0 and json.loads((tmp_path / "s2.json").read_text())[0]["bits"] > 0
