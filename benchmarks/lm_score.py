@@ -35,7 +35,7 @@ SPEED = [("old: 512, overlap 127, batch 1, f64 softmax", 512, 127, 1, True),
          ("512, overlap 64, batch 4", 512, 64, 4, False),
          ("512, overlap 64, batch 8", 512, 64, 8, False),
          ("2048, overlap 128, batch 2", 2048, 128, 2, False)]
-OVERLAP = [(1024, 0), (1024, 64), (1024, 128), (1024, 256), (512, 128)]
+OVERLAP = [(1024, 0), (1024, 64), (1024, 128), (1024, 256)]
 
 
 def uptime() -> str:
