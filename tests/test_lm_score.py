@@ -161,3 +161,11 @@ def test_score_lm_column_verify_and_binary_skip(tok_dir, tmp_path):
     assert rows[("b.bin", "gzip")]["verified"] is True and rows[("b.bin", "gzip")]["bits_per_byte"] > 0
     rc = main(["-q", "score", "-m", spec, str(tmp_path / "b.bin"), "--lm-binary", "--json", str(tmp_path / "s2.json")])
     assert rc == 0 and json.loads((tmp_path / "s2.json").read_text())[0]["bits"] > 0
+
+
+def test_binary_detection():
+    from compgen.commands.score import looks_binary
+
+    assert looks_binary(b"PK\x03\x04\x00\x00") and looks_binary(bytes(range(1, 32)) * 10)
+    assert not looks_binary("Fraunhofer Institut f\u00fcr\n\tx".encode("latin-1")) and not looks_binary(b"")
+    assert not looks_binary("na\u00efve caf\u00e9\r\n".encode()) and not looks_binary(TEXT)

@@ -24,7 +24,7 @@ def add_parser(sub):
                    help="also code every piece for real and decode it (LMs: range coder; codecs: native "
                         "decompress): the coded size column, next to the LMs' cross-entropy")
     p.add_argument("--lm-binary", action="store_true",
-                   help="score binary files (NUL bytes or invalid UTF-8) with token LMs too, through the "
+                   help="score binary files (NUL bytes or > 5%% control bytes) with token LMs too, through the "
                         "token codec's escapes (default: skipped, shown as '-')")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     from ..executors import add_arguments
@@ -74,15 +74,15 @@ def is_token_lm(spec: str) -> bool:
 
 
 def looks_binary(data: bytes) -> bool:
-    """NUL bytes or invalid UTF-8 in the first 64 KB (a cut multi-byte character at the end is fine)."""
+    """NUL bytes, or more than 5 % control bytes (other than tab, newlines, form feed, escape),
+    in the first 64 KB; Latin-1 or UTF-8 text is text."""
     head = bytes(data[:65536])
+    if not head:
+        return False
     if b"\0" in head:
         return True
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return exc.start < len(head) - 3
-    return False
+    control = sum(head.count(bytes([b])) for b in range(32) if b not in (8, 9, 10, 12, 13, 27)) + head.count(b"\x7f")
+    return control > 0.05 * len(head)
 
 
 def _inputs(files: list[str], opt) -> list[tuple[str, str, list]]:
@@ -201,7 +201,7 @@ def run(args) -> int:
         table.add_row(*cells, f"{r['seconds']:.2f}")
     console().print(table)
     if skipped:
-        console().print("[dim]token LMs skip binary files (NUL bytes / invalid UTF-8): '-'; --lm-binary scores "
+        console().print("[dim]token LMs skip binary files (NUL bytes / > 5% control bytes): '-'; --lm-binary scores "
                         "them through the token codec's escapes[/dim]")
     if any(m != "bytes" for _, m, _ in inputs):
         console().print("[dim]image/audio: each patch/chunk scored on its own; token LMs through the exact "
