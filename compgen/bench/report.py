@@ -9,11 +9,11 @@ from pathlib import Path
 
 from ..fileio import write_atomic
 
-SUMMARY_FIELDS = ["modality", "mode", "label", "spec", "route", "units", "input_bytes", "output_bytes", "payload_bytes",
+SUMMARY_FIELDS = ["modality", "mode", "label", "measure", "spec", "route", "units", "input_bytes", "output_bytes", "payload_bytes",
                   "model_size_bytes", "n_params", "raw_rate", "raw_rate_header_once", "header_bytes", "adjusted_rate", "bits_per_byte",
-                  "payload_bits_per_byte", "xent_bits_per_byte", "compress_Bps", "decompress_Bps",
+                  "payload_bits_per_byte", "xent_bits_per_byte", "xent_rate", "compress_Bps", "decompress_Bps",
                   "verified", "verify_failed", "load_s", "model_spec"]
-PER_FILE_FIELDS = ["modality", "mode", "label", "file", "route", "input_bytes", "output_bytes", "payload_bytes",
+PER_FILE_FIELDS = ["modality", "mode", "label", "measure", "file", "route", "input_bytes", "output_bytes", "payload_bytes",
                    "raw_rate", "bits_per_byte", "xent_bits_per_byte", "compress_Bps", "decompress_Bps"]
 
 
@@ -35,9 +35,24 @@ def short_label(spec: str, route: str = "native") -> str:
     return label
 
 
+def lm_column(r: dict) -> str:
+    """What an LM row measures: 'LM cross-entropy (all N chunks)' or 'coded, verified (N chunks)'."""
+    from .unit import is_codec_spec
+
+    if is_codec_spec(r["spec"]) or r.get("route") not in ("xent", "model"):
+        return ""
+    n, what = r.get("units", 0), ("chunks" if r.get("mode") == "chunked" else "files")
+    if r["route"] == "xent":
+        return f"LM cross-entropy (all {n} {what})"
+    return f"coded{', verified' if r.get('verified') else ''} ({n} {what})"
+
+
 def add_labels(rows: list[dict]) -> list[dict]:
     for r in rows:
         r["label"] = short_label(r["spec"], r.get("route", "native"))
+        r["measure"] = lm_column(r) or "coded" + (", verified" if r.get("verified") else "")
+        if lm_column(r):
+            r["label"] += f" [{lm_column(r)}]"
     return rows
 
 
@@ -119,7 +134,8 @@ def model_family(row: dict) -> str:
     """Row label without the per-modality wrapper, so one model is one line of Table 1."""
     spec = row["spec"]
     if spec.lower().startswith("7bit:"):
-        return short_label(spec[5:], row.get("route", "native"))
+        label = short_label(spec[5:], row.get("route", "native"))
+        return label + (f" [{lm_column(row)}]" if lm_column(row) else "")
     return row["label"]
 
 
@@ -144,6 +160,8 @@ def table1_markdown(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
 
     def cell(r, key="raw_rate"):
+        if r is not None and key == "raw_rate" and r.get("route") == "xent":
+            key = "xent_rate"  # an LM's teacher-forced cross-entropy, as a rate
         if r is None or r.get(key) is None:
             return "-"
         txt = fmt_rate(r[key])
@@ -157,7 +175,8 @@ def table1_markdown(rows: list[dict]) -> str:
         cells = [fam]
         for m in mods:
             c, w = by.get((m, "chunked")), by.get((m, "whole"))
-            adj = "-" if c is None else (fmt_rate(c["adjusted_rate"]) if c["adjusted_rate"] < 100 else f"{100 * c['adjusted_rate']:.3g}")
+            adj = "-" if c is None or c["adjusted_rate"] is None else (
+                fmt_rate(c["adjusted_rate"]) if c["adjusted_rate"] < 100 else f"{100 * c['adjusted_rate']:.3g}")
             cells += [cell(c), adj, cell(w)]
         lines.append("| " + " | ".join(cells) + " |")
     for fam, figs in PAPER.items():
@@ -168,7 +187,10 @@ def table1_markdown(rows: list[dict]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     notes = ["", "Raw rate = compressed bytes / input bytes, every unit a real round trip. In brackets: the "
              "codec's header (PNG framing, FLAC metadata) counted once across all chunks, as the paper does. "
-             "⁷ = token LM through the exact 7-bit scheme (`7bit:`). Adjusted adds the model's weights (bytes) "
+             "⁷ = token LM through the exact 7-bit scheme (`7bit:`). LM rows come twice: "
+             "[LM cross-entropy (all N chunks)] = teacher-forced cross-entropy / 8 over every chunk the codecs "
+             "see (the ideal code length, nothing coded), and [coded, verified (N chunks)] = real range-coded "
+             "files, decoded and compared, over the --lm-max-bytes subset. Adjusted adds the model's weights (bytes) "
              "to the output. Paper rows: Delétang et al. 2024, Table 1 (enwik9, ImageNet, LibriSpeech)."]
     return "\n".join(lines + notes) + "\n"
 
@@ -187,9 +209,10 @@ def plot_table1(rows: list[dict], path: Path) -> None:
         names, vals = [], []
         for f in fams:
             r = t["models"][f].get((m, "chunked"))
-            if r is not None and r.get("raw_rate") is not None:
+            rate = None if r is None else (r.get("raw_rate") if r.get("raw_rate") is not None else r.get("xent_rate"))
+            if rate is not None:
                 names.append(f)
-                vals.append(100 * r["raw_rate"])
+                vals.append(100 * rate)
         ax.barh(range(len(vals)), vals, color="tab:blue")
         for i, v in enumerate(vals):
             ax.text(v, i, f" {v:.1f}", va="center", fontsize=8)
@@ -200,7 +223,7 @@ def plot_table1(rows: list[dict], path: Path) -> None:
         ax.set_yticks(range(len(vals)), names)
         ax.invert_yaxis()
         ax.set_xlim(0, max(vals + [60]) * 1.25)
-        ax.set_title(f"{m}: raw rate % (chunks)")
+        ax.set_title(f"{m}: raw rate % (chunks; LM cross-entropy rows: ideal rate)")
     fig.tight_layout()
     from .scaling import _save
 

@@ -36,6 +36,7 @@ class BenchConfig:
     extra: dict = field(default_factory=dict)
     executor: object = None  # compgen.executors: "local" | "process" | "dask[://ADDRESS]", a Client or an Executor
     ship_data: bool = False
+    lm_xent: bool = True  # LM cross-entropy rows over every codec piece (off for `bench scaling`)
 
 
 def check_specs(specs: list[str]) -> None:
@@ -69,12 +70,15 @@ def plan(cfg: BenchConfig) -> list[tuple[str, Piece, dict]]:
         if cfg.lm_max_bytes is not None and any(not is_codec_spec(s) for s in cfg.specs):
             lm_pieces = load_units(data, mode, opt, min(cfg.lm_max_bytes, cfg.max_bytes or cfg.lm_max_bytes), cfg.seed)
         for spec in cfg.specs:
-            routes = ["native"] if is_codec_spec(spec) else ["model"]
+            # LMs: teacher-forced cross-entropy over every piece the codecs see ("xent"), and the
+            # real coded (and verified) size over the --lm-max-bytes subset ("model")
+            routes = ["native"] if is_codec_spec(spec) else (["xent", "model"] if cfg.lm_xent else ["model"])
             if cfg.via_model and is_codec_spec(spec):
                 routes.append("model")
             for route in routes:
-                for p in (pieces if is_codec_spec(spec) else lm_pieces):
-                    opts = {"route": route, "verify": cfg.verify, "mode": mode, "modality": p.modality}
+                for p in (pieces if is_codec_spec(spec) or route == "xent" else lm_pieces):
+                    opts = {"route": route, "verify": cfg.verify and route != "xent", "mode": mode,
+                            "modality": p.modality}
                     if p.meta and route == "native":
                         opts["meta"] = p.info
                     units.append((lm_spec_for(spec, p.modality, cfg.byte_scheme), p, opts))
@@ -153,6 +157,8 @@ def aggregate(results: list[dict], by: tuple[str, ...] = ("modality", "mode", "s
         bpbs = [8 * r["output_bytes"] / r["input_bytes"] for r in rs if r.get("output_bytes") and r["input_bytes"]]
         pbpbs = [8 * r["payload_bytes"] / r["input_bytes"] for r in rs
                  if r.get("payload_bytes") is not None and r["input_bytes"]]
+        # LM cross-entropy rows: the rate an ideal coder would reach on these units
+        row["xent_rate"] = None if xent is None else xent / (8 * n_in)
         row["bits_per_byte_sem"] = _sem(bpbs)
         row["payload_bits_per_byte_sem"] = _sem(pbpbs)
         rows.append(row)
@@ -192,7 +198,7 @@ def run_bench(cfg: BenchConfig, executor=None) -> dict:
         "config": {"models": cfg.specs, "data": cfg.data, "modes": list(cfg.modes), "chunk": cfg.chunk,
                    "max_bytes": cfg.max_bytes, "seed": cfg.seed, "verify": cfg.verify,
                    "via_model": cfg.via_model, "workers": cfg.workers, "tail": cfg.tail, "patch": list(cfg.patch),
-                   "lm_max_bytes": cfg.lm_max_bytes, "byte_scheme": cfg.byte_scheme,
+                   "lm_max_bytes": cfg.lm_max_bytes, "byte_scheme": cfg.byte_scheme, "lm_xent": cfg.lm_xent,
                    "executor": describe(executor, cfg.workers), **cfg.extra},
         "started_unix": started,
         "wall_s": wall,

@@ -73,8 +73,9 @@ def _range_coded(model, data: bytes, verify: bool) -> dict:
 def measure(spec: str, data: bytes, options: dict | None = None) -> dict:
     """Compress ``data`` with model ``spec``; return sizes, timings and the model's size.
 
-    options: ``route`` = "native" (codec's own output) or "model" (range coded through
-    ``compgen.as_compressor``; forced for non-codecs), ``verify`` = decompress and compare.
+    options: ``route`` = "native" (codec's own output), "model" (range coded through
+    ``compgen.as_compressor``; forced for non-codecs) or "xent" (the model's teacher-forced
+    cross-entropy only), ``verify`` = decompress and compare.
     Failures are returned (``error``), not raised, so one bad unit cannot sink a run.
     """
     options = options or {}
@@ -94,6 +95,11 @@ def measure(spec: str, data: bytes, options: dict | None = None) -> dict:
 
         if route == "native" and not isinstance(model, CompressorModel):
             route = result["route"] = "model"
+        if route == "xent":  # teacher-forced cross-entropy only (batched windows), nothing coded
+            t = time.perf_counter()
+            result.update(xent_bits=float(model.code_length(bytes(data))), output_bytes=None, payload_bytes=None,
+                          compress_s=time.perf_counter() - t)
+            return result
         if route == "native":
             result.update(_native(model, bytes(data), verify, options.get("meta")))
         else:

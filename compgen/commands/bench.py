@@ -23,7 +23,8 @@ def add_parser(sub):
                         "audio:PATH (16 kHz unsigned 8-bit samples)")
     p.add_argument("--patch", default="32x64", help="image patch ROWSxCOLS (default 32x64 = 2048 bytes)")
     p.add_argument("--lm-max-bytes", default=None,
-                   help="cap on bytes per mode and data spec for LM models only (a subset of the codecs' sample)")
+                   help="cap on bytes per mode and data spec that LMs really code (and --verify): a subset of the "
+                        "codecs' sample; the LM cross-entropy rows still cover every chunk the codecs see")
     p.add_argument("--byte-scheme", choices=["auto", "7bit", "escape"], default="auto",
                    help="token LMs on image/audio bytes: exact 7-bit scheme (auto) or the token codec's escapes")
     p.add_argument("--mode", choices=["chunked", "whole", "both"], default=None,
@@ -84,7 +85,8 @@ def build_config(args):
                        verify=args.verify, via_model=args.via_model, workers=args.workers or 1,
                        tail=args.tail, patch=parse_patch(args.patch),
                        lm_max_bytes=parse_size(args.lm_max_bytes) if args.lm_max_bytes else None,
-                       byte_scheme=args.byte_scheme, executor=executor, ship_data=getattr(args, "ship_data", False))
+                       byte_scheme=args.byte_scheme, executor=executor, ship_data=getattr(args, "ship_data", False),
+                       lm_xent=args.what == "table")
 
 
 def run(args) -> int:
