@@ -198,19 +198,20 @@ class PrefixScorer:
         cands = [bytes(c) for c in candidates]
         out = np.zeros(len(cands), dtype=np.float64)
         m = self.model
+        # each candidate's canonical tokens, encoded once (they size the paths below)
+        enc = [m.codec.encode(c) if c and len(c) <= self.tree_bytes else None for c in cands]
         # a file, not a continuation (or more tokens than half the window): sliding windows
-        long_ = [i for i, c in enumerate(cands)
-                 if len(c) > self.tree_bytes or (c and len(m.codec.encode(c)) > m.window // 2)]
+        long_ = [i for i, c in enumerate(cands) if c and (enc[i] is None or len(enc[i]) > m.window // 2)]
         if long_:
             ctx_tokens = m.codec.encode(bytes(context)[-4 * m.window:]) if context else None
             for i in long_:
-                out[i] = m.token_bits(m.codec.encode(cands[i]), ctx_tokens)
+                out[i] = m.token_bits(enc[i] if enc[i] is not None else m.codec.encode(cands[i]), ctx_tokens)
         short = [i for i, c in enumerate(cands) if c and i not in long_]
         if not short:
             return out
         # room after the prompt: a tree path has at most one token per byte, the canonical
         # fallback as many tokens as the codec gives (escapes take several)
-        depth = max(max(len(cands[i]), len(m.codec.encode(cands[i]))) for i in short)
+        depth = max(max(len(cands[i]), len(enc[i])) for i in short)
         room = max(1, m.window - 1 - depth)
         tokens = self.context_tokens(context, room)
         tree = [i for i in short if set(cands[i]) <= self.index.covered]
