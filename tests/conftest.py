@@ -64,3 +64,16 @@ def shared_file(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"needs {path}")
     return path
+
+
+def load_benchmark(name: str):
+    """A script from benchmarks/ as a module, loaded once per session (tests reuse its helpers)."""
+    import importlib.util
+
+    key = f"compgen_benchmark_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]

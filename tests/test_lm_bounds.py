@@ -3,10 +3,8 @@ fire before the model runs (model steps are counted, not timed)."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from conftest import load_benchmark
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -16,10 +14,7 @@ from compgen.errors import RefusedError  # noqa: E402
 from compgen.lm import coder as lm_coder  # noqa: E402
 from compgen.model import as_compressor  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("compgen_fuzz_b", REPO / "benchmarks" / "fuzz.py")
-fuzz = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fuzz)
+fuzz = load_benchmark("fuzz")
 
 
 @pytest.fixture(scope="module")
