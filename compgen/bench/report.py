@@ -36,14 +36,14 @@ def short_label(spec: str, route: str = "native") -> str:
 
 
 def lm_column(r: dict) -> str:
-    """What an LM row measures: 'LM cross-entropy (all N chunks)' or 'coded, verified (N chunks)'."""
+    """What an LM row measures: 'LM cross-entropy (N chunks)' or 'coded, verified (N chunks)'."""
     from .unit import is_codec_spec
 
     if is_codec_spec(r["spec"]) or r.get("route") not in ("xent", "model"):
         return ""
     n, what = r.get("units", 0), ("chunks" if r.get("mode") == "chunked" else "files")
     if r["route"] == "xent":
-        return f"LM cross-entropy (all {n} {what})"
+        return f"LM cross-entropy ({n} {what})"
     return f"coded{', verified' if r.get('verified') else ''} ({n} {what})"
 
 
@@ -188,7 +188,7 @@ def table1_markdown(rows: list[dict]) -> str:
     notes = ["", "Raw rate = compressed bytes / input bytes, every unit a real round trip. In brackets: the "
              "codec's header (PNG framing, FLAC metadata) counted once across all chunks, as the paper does. "
              "⁷ = token LM through the exact 7-bit scheme (`7bit:`). LM rows come twice: "
-             "[LM cross-entropy (all N chunks)] = teacher-forced cross-entropy / 8 over every chunk the codecs "
+             "[LM cross-entropy (N chunks)] = teacher-forced cross-entropy / 8 over every chunk the codecs "
              "see (the ideal code length, nothing coded), and [coded, verified (N chunks)] = real range-coded "
              "files, decoded and compared, over the --lm-max-bytes subset. Adjusted adds the model's weights (bytes) "
              "to the output. Paper rows: Delétang et al. 2024, Table 1 (enwik9, ImageNet, LibriSpeech)."]

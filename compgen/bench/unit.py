@@ -83,7 +83,7 @@ def measure(spec: str, data: bytes, options: dict | None = None) -> dict:
     route = options.get("route", "native")
     result = {"spec": spec, "input_bytes": len(data), "route": route, "modality": options.get("modality", "bytes"),
               "verified": None,
-              "decompress_s": None, "load_s": 0.0, "error": None}
+              "decompress_s": None, "load_s": 0.0, "error": None, "pieces": int(options.get("pieces", 1))}
     try:
         model, load_s = get_model(spec)
         result["load_s"] = load_s

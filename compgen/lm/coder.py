@@ -74,11 +74,16 @@ def max_token_bytes(codec) -> int:
     return max(1, int(np.max(lens))) if lens is not None and len(lens) else 1 << 10
 
 
-def plan_segments(n_bytes: int, batch: int) -> tuple[int, int]:
-    """(streams, segment bytes): equal byte segments, the last one possibly shorter."""
+def plan_segments(n_bytes: int, batch: int, segment: int = 0) -> tuple[int, int]:
+    """(streams, segment bytes): equal byte segments, the last one possibly shorter.
+
+    ``segment`` > 0 asks for segments of that many bytes (all coded in one lockstep batch)."""
     if n_bytes == 0:
         return 0, 0
-    streams = 1 if n_bytes < SINGLE_STREAM_BELOW else max(1, min(int(batch), n_bytes // SEGMENT_BYTES))
+    if segment:
+        streams = -(-n_bytes // int(segment))
+    else:
+        streams = 1 if n_bytes < SINGLE_STREAM_BELOW else max(1, min(int(batch), n_bytes // SEGMENT_BYTES))
     seg = -(-n_bytes // streams)
     return -(-n_bytes // seg), seg
 
@@ -295,7 +300,7 @@ class TokenRangeCoder:
     def encode(self, data: bytes, progress=None):
         m = self.model
         data = bytes(data)
-        streams, seg = plan_segments(len(data), m.batch)
+        streams, seg = plan_segments(len(data), m.batch, getattr(m, "segment", 0))
         sizes = segment_sizes(len(data), streams, seg)
         parts = [data[i * seg: i * seg + int(sizes[i])] for i in range(streams)]
         # Bytes even deflate cannot shrink (random, already compressed) are stored without asking the LM.

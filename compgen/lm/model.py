@@ -55,11 +55,13 @@ class LMModel(Model):
 
     ``mix=0`` codes with the LM alone (no in-file token model). ``threads`` is the torch thread count used for every computation (it changes the
     floats, so it is part of the spec and checked on decode); ``batch`` the number of
-    segments coded in lockstep; ``window`` the most tokens the model sees at once.
+    segments coded in lockstep; ``window`` the most tokens the model sees at once;
+    ``segment`` the bytes per lockstep segment when compressing (0: automatic plan).
     """
 
     def __init__(self, net, codec, *, base_spec: str, name: str, weights: str | None = None,
-                 threads=None, batch=DEFAULT_BATCH, window=None, dtype: str = "float32", quant: str = "none", mix=1):
+                 threads=None, batch=DEFAULT_BATCH, window=None, dtype: str = "float32", quant: str = "none", mix=1,
+                 segment=0):
         if str(mix) not in ("0", "1"):
             raise UsageError(f"mix must be 0 or 1, not {mix!r}")
         self.mix = int(mix)  # the coder mixes an in-file token model into the LM's distribution
@@ -83,6 +85,15 @@ class LMModel(Model):
         self._weights = weights
         self.threads = int(threads) if threads else default_threads()
         self.batch = int(batch)
+        # bytes per lockstep segment when compressing (0: the coder's plan). Encoder-only: a file
+        # records its stream count, so any segment setting decodes it. segment=2048 codes 2048-byte
+        # chunks as independent cold-started streams of one batch (the bench's chunked LM rows).
+        try:
+            self.segment = int(segment)
+        except (TypeError, ValueError):
+            raise UsageError(f"segment must be a byte count, not {segment!r}") from None
+        if self.segment < 0:
+            raise UsageError("segment must be >= 0")
         self.dtype = str(dtype)
         self.window = min(int(window), self.position_limit()) if window else self.default_window()
         if self.threads < 1 or self.batch < 1:
@@ -115,6 +126,8 @@ class LMModel(Model):
             parts.append(f"quant={self.quant}")
         if not self.mix:
             parts.append("mix=0")
+        if self.segment:
+            parts.append(f"segment={self.segment}")
         return ":".join(parts)
 
     def default_window(self) -> int:
