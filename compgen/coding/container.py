@@ -145,22 +145,22 @@ def _register_builtin() -> None:
         register_coder(fmt)
 
 
-def coder_format(name: str) -> CoderFormat:
-    if not _BY_NAME:
+def _registered(table: dict, key, missing: Exception) -> CoderFormat:
+    if not table:
         _register_builtin()
-    fmt = _BY_NAME.get(name)
+    fmt = table.get(key)
     if fmt is None:
-        raise ValueError(f"coder {name!r} has no registered container format")
+        raise missing
     return fmt
+
+
+def coder_format(name: str) -> CoderFormat:
+    return _registered(_BY_NAME, name, ValueError(f"coder {name!r} has no registered container format"))
 
 
 def format_by_id(coder_id: int) -> CoderFormat:
-    if not _BY_ID:
-        _register_builtin()
-    fmt = _BY_ID.get(coder_id)
-    if fmt is None:
-        raise RefusedError(f"file was written by an unknown coder (id {coder_id}); a newer compgen may read it")
-    return fmt
+    return _registered(_BY_ID, coder_id, RefusedError(
+        f"file was written by an unknown coder (id {coder_id}); a newer compgen may read it"))
 
 
 # ------------------------------------------------------------------ header
