@@ -71,9 +71,9 @@ def plan(cfg: BenchConfig) -> list[tuple[str, Piece, dict]]:
             lm_pieces = load_units(data, mode, opt, min(cfg.lm_max_bytes, cfg.max_bytes or cfg.lm_max_bytes), cfg.seed)
         for spec in cfg.specs:
             codec = is_codec_spec(spec)
-            # LMs: teacher-forced cross-entropy ("xent") over every chunk the codecs see (whole
-            # mode: over the --lm-max-bytes prefixes), and the real coded, verified size
-            # ("model") of the --lm-max-bytes chunks, coded in lockstep batches (see lm_batches)
+            # LMs: teacher-forced cross-entropy ("xent") over every piece the codecs see, and the
+            # real coded, verified size ("model") of the --lm-max-bytes chunks, coded in lockstep
+            # batches (see lm_batches); whole files are not LM-coded (one slow stream each)
             routes = ["native"] if codec else ((["xent"] if cfg.lm_xent else [])
                                                + (["model"] if mode == "chunked" or not cfg.lm_xent else []))
             if cfg.via_model and codec:
@@ -85,7 +85,7 @@ def plan(cfg: BenchConfig) -> list[tuple[str, Piece, dict]]:
                         units.append((batch_spec(lm_spec_for(spec, p.modality, cfg.byte_scheme), p),
                                       p, {**base, "modality": p.modality, "pieces": dict(p.meta).get("pieces", 1)}))
                     continue
-                use = pieces if codec or (route == "xent" and mode == "chunked") else lm_pieces
+                use = pieces if codec or route == "xent" else lm_pieces
                 for p in use:
                     opts = {**base, "modality": p.modality}
                     if p.meta and route == "native":
