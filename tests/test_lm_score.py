@@ -189,3 +189,17 @@ def test_segment_option_codes_chunks_as_independent_streams(tok_dir):
     assert abs(comp.last_stats["ideal_bits"] - alone) < 0.01 * alone
     with pytest.raises(compgen.errors.UsageError):
         compgen.load(f"hf:{tok_dir}:threads=1:segment=-1")
+
+
+def test_score_dtype_bf16_scoring_is_close_and_auto_keeps_tiny_models_float32(tok_dir):
+    """score_dtype=bfloat16 runs teacher-forced scoring under bf16 autocast: the bits stay
+    close to float32's; 'auto' keeps small models on float32 (no speed to gain)."""
+    exact = compgen.load(f"hf:{tok_dir}:threads=1")
+    fast = compgen.load(f"hf:{tok_dir}:threads=1:score_dtype=bfloat16")
+    assert not exact.scoring_bf16() and fast.scoring_bf16()
+    assert fast.spec.endswith("score_dtype=bfloat16")
+    data = _text(3000, 7)
+    a, b = exact.code_length(data), fast.code_length(data)
+    assert a != b and abs(a - b) < 0.02 * a
+    with pytest.raises(compgen.errors.UsageError):
+        compgen.load(f"hf:{tok_dir}:threads=1:score_dtype=float16")

@@ -61,8 +61,10 @@ def score_unit(spec: str, data: bytes, modality: str = "bytes", info: dict | Non
         comp = as_compressor(model)
         blob = comp.compress(data)
         coded, verified = len(blob), as_compressor(model).decompress(blob) == data
+    inner = getattr(model, "lm", model)  # 7bit: wraps a token LM
+    bf16 = bool(getattr(inner, "scoring_bf16", lambda: False)())
     return {"model": model.spec, "bits": bits, "native_bytes": native, "coded_bytes": coded, "verified": verified,
-            "seconds": time.perf_counter() - t}
+            "seconds": time.perf_counter() - t, "bf16": bf16}
 
 
 def is_token_lm(spec: str) -> bool:
@@ -157,7 +159,7 @@ def run(args) -> int:
     totals: dict = {}  # (spec, row) -> summed result
     for (spec, row, *_), res in zip(units, results):
         t = totals.setdefault((spec, row), {"model": res["model"], "bits": 0.0, "native_bytes": 0, "coded_bytes": 0,
-                                            "verified": True, "seconds": 0.0})
+                                            "verified": True, "seconds": 0.0, "bf16": res.get("bf16", False)})
         t["bits"] += res["bits"]
         t["seconds"] += res["seconds"]
         for key in ("native_bytes", "coded_bytes"):
@@ -178,7 +180,8 @@ def run(args) -> int:
                                               "seconds": 0.0}  # an input with no pieces
             coded = res["coded_bytes"] if args.verify else None
             rows.append({"file": name, "model": res["model"], "bytes": n,
-                         "measure": "cross-entropy (teacher-forced)" if lm else "compressed size",
+                         "measure": ("cross-entropy (teacher-forced" + (", bf16 matmuls)" if res.get("bf16") else ")"))
+                         if lm else "compressed size",
                          "bits": res["bits"], "bits_per_byte": res["bits"] / n if n else 0.0,
                          "native_bytes": res["native_bytes"], "coded_bytes": coded,
                          "coded_bits_per_byte": 8 * coded / n if coded is not None and n else None,
