@@ -48,7 +48,7 @@ def generate(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200
              candidates: int | None = None, pool: str = "window",
              self_proposals: bool = False, max_copy: int = 32, self_copy: int = 16,
              max_seconds: float | None = None, scorer=None, window_from: str | None = None,
-             commit: int = 1, on_text: Callable[[bytes], None] | None = None) -> SampleResult:
+             commit: int = 1, backoff: int = 0, ladder=None, on_text: Callable[[bytes], None] | None = None) -> SampleResult:
     """Sample ``n`` bytes continuing ``prompt`` after priming with ``prime``; see :func:`sample`."""
     from ..compressors.spans import scorer_for
 
@@ -94,13 +94,13 @@ def generate(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200
     if int(commit) < 1:
         raise UsageError(f"commit must be >= 1 (got {commit})")
     setup = SampleSetup(model, scorer, prime, fixed, window, keep, span, candidates, pool, bool(self_proposals),
-                        options={"commit": int(commit)})
+                        options={"commit": int(commit), "backoff": int(backoff), "ladder": ladder})
     stepper = mode_cls(setup)
     settings = {"model": model.spec, "mode": mode, "sampler": sampler.settings(), "seed": seed,
                 "n": int(n), "window": window, "keep": keep, "span": span, "candidates": candidates,
                 "pool": pool, "self_proposals": bool(self_proposals), "max_copy": max_copy,
                 "self_copy": self_copy, "route": scorer.route, "window_from": window_from, "commit": int(commit),
-                "prime_bytes": len(prime), "prompt": prompt.decode("utf-8", "replace")}
+                "backoff": int(backoff), "prime_bytes": len(prime), "prompt": prompt.decode("utf-8", "replace")}
     t0 = time.perf_counter()
     stats = {"setup_seconds": round(t0 - t_setup, 3), "steps": 0, "byte_steps": 0, "guard_fallbacks": 0}
     deadline = None if max_seconds is None else t0 + float(max_seconds)
