@@ -13,11 +13,21 @@ from ..errors import UsageError
 from .units import WORD, trailing_word
 
 
+#: above this many bytes of prefixes (n x depth) the suffix array is built by prefix doubling
+FAST_SORT_BYTES = 1 << 28
+
+
 def suffix_array(data: bytes, depth: int = 32) -> np.ndarray:
     """Start positions of ``data`` sorted by their first ``depth`` bytes (prefix doubling)."""
     n = len(data)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    if b"\0" not in data and n * depth <= FAST_SORT_BYTES:
+        # one sort of the fixed-width prefixes (NUL padding sorts like the end of the data):
+        # 2-3x faster than prefix doubling on a 1 MB prime, which matters for a whole-process sample
+        padded = np.frombuffer(bytes(data) + bytes(depth), dtype=np.uint8)
+        grams = np.lib.stride_tricks.sliding_window_view(padded, depth)[:n]
+        return np.argsort(np.ascontiguousarray(grams).view(f"S{depth}").ravel(), kind="stable").astype(np.int64)
     rank = np.frombuffer(data, dtype=np.uint8).astype(np.int64)
     sa = np.argsort(rank, kind="stable")
     k = 1

@@ -25,7 +25,9 @@ class SpanMode(SamplingMode):
 
     def __init__(self, setup: SampleSetup):
         super().__init__(setup)
-        pool = setup.fixed if setup.pool == "window" else setup.prime
+        pool = setup.options.get("pool_text")
+        if pool is None:
+            pool = setup.fixed if setup.pool == "window" else setup.prime
         ladder = setup.options.get("ladder") or (24, 12, 8, 5, 3, 2, 1)
         self.proposer = SpanProposer(pool, setup.span, setup.candidates, ladder)
         # without a prime the recent text is the only place words can come from
@@ -78,16 +80,17 @@ class SpanMode(SamplingMode):
         k_units = self.setup.options.get("commit", 1)
         spans, units, seen = [], [], set()
         level = 0
-        for k, found in self.proposer.levels(recent, rng, self.setup.candidates):
+        cap = self.setup.candidates
+        for k, found in self.proposer.levels(recent, rng, cap):
             level = k
-            for s in found:
+            for s in found[: cap - len(spans)]:
                 u = leading_units(s, k_units)
                 if not u or s in seen or not guard.ok(text, u):
                     continue
                 seen.add(s)
                 spans.append(s)
                 units.append(u)
-            if len({*units}) >= need:
+            if len({*units}) >= need or len(spans) >= cap:
                 break
         if not spans:
             return None
