@@ -32,6 +32,8 @@ class SampleResult:
 #: suffix lengths tried by the proposer, longest first (issue 13: finer steps for back-off)
 BACKOFF_LADDER = (16, 12, 10, 8, 6, 5, 4, 3, 2, 1)
 OLD_LADDER = (24, 12, 8, 5, 3, 2, 1)
+#: the span-mode defaults before back-off (issue 13, first round): for ablations and comparisons
+WINDOW_PROPOSALS = {"backoff": 0, "pool": "window", "commit": 1, "span": 24, "ladder": OLD_LADDER}
 #: a prime longer than this is indexed for proposals only around the codec's window
 POOL_LIMIT = 4 << 20
 
