@@ -83,3 +83,27 @@ def test_bad_backoff_settings(prime, capfd):
         generate(gz, b"The ", prime, 10, ladder=(4, 0))
     assert main(["sample", "--backoff", "-2", "-n", "5"]) == 2
     assert capfd.readouterr().err.count("\n") == 1
+
+
+def test_every_quality_benchmark_row_runs(prime):
+    """Each row of ``benchmarks/sampling.py --quality`` is a valid generate() call that
+    applies the options it names (a row that silently ran the defaults would mislabel a figure)."""
+    from conftest import load_benchmark
+
+    bench = load_benchmark("sampling")
+    rows = {**bench.QUALITY_BEFORE, **bench.QUALITY_ROUND1, **bench.QUALITY_ABLATIONS}
+    assert "gzip round 1" in rows and "gzip uniform scores" in rows
+    small = prime[:6000]
+    for label, row in rows.items():
+        if row["model"] not in ("gzip", "zstd"):
+            continue  # same options on the slower codecs; gzip and zstd cover every option used
+        opts = dict(row["options"])
+        sampler = opts.pop("sampler", None)
+        model = compgen.load(row["model"])
+        if opts.get("scorer") == "uniform":
+            opts["scorer"] = bench.UniformScorer(model)
+        r = generate(model, b"The ", small, 12, sampler, seed=0, **opts)
+        assert len(r.text) == 12, label
+        for key in ("backoff", "pool", "commit", "span", "window_from", "max_copy"):
+            if key in opts:
+                assert r.settings[key] == opts[key], (label, key)
