@@ -22,12 +22,21 @@ def suffix_array(data: bytes, depth: int = 32) -> np.ndarray:
     n = len(data)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    if b"\0" not in data and n * depth <= FAST_SORT_BYTES:
-        # one sort of the fixed-width prefixes (NUL padding sorts like the end of the data):
-        # 2-3x faster than prefix doubling on a 1 MB prime, which matters for a whole-process sample
-        padded = np.frombuffer(bytes(data) + bytes(depth), dtype=np.uint8)
-        grams = np.lib.stride_tricks.sliding_window_view(padded, depth)[:n]
-        return np.argsort(np.ascontiguousarray(grams).view(f"S{depth}").ravel(), kind="stable").astype(np.int64)
+    words = 1
+    while 8 * words < depth:
+        words *= 2  # the depth prefix doubling reaches (a power of two), in 8-byte words
+    if b"\0" not in data and n * 8 * words <= FAST_SORT_BYTES:
+        # radix-style: stable sorts by 8-byte big-endian words, last word first (NUL padding
+        # sorts like the end of the data). Same order as prefix doubling, 2-3x faster on a
+        # 1 MB prime, which is most of a whole-process `compgen sample`.
+        padded = np.frombuffer(bytes(data) + bytes(8 * words + 8), dtype=np.uint8)
+        grams = np.lib.stride_tricks.sliding_window_view(padded, 8)
+        order = None
+        for w in reversed(range(words)):
+            key = np.ascontiguousarray(grams[8 * w:8 * w + n]).view(">u8").ravel().astype(np.uint64)
+            order = (np.argsort(key, kind="stable") if order is None
+                     else order[np.argsort(key[order], kind="stable")])
+        return order.astype(np.int64)
     rank = np.frombuffer(data, dtype=np.uint8).astype(np.int64)
     sa = np.argsort(rank, kind="stable")
     k = 1
