@@ -44,6 +44,7 @@ import compgen  # noqa: E402
 from compgen.compressors.spans import SpanScorer  # noqa: E402
 from compgen.samplers import Beam, Greedy, TopP  # noqa: E402
 from compgen.sampling import generate  # noqa: E402
+from compgen.sampling.loop import WINDOW_PROPOSALS  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "data" / "tinyshakespeare.txt"
@@ -119,21 +120,36 @@ def configs(codecs, ablations):
 
 #: one row per technique of issue 13, each the default with that technique changed
 QUALITY_ABLATIONS: dict[str, dict] = {
-    "gzip tail window": dict(model="gzip", options=dict(window_from="tail")),
-    "gzip max_copy 24": dict(model="gzip", options=dict(max_copy=24)),
-    "gzip span 16": dict(model="gzip", options=dict(span=16)),
-    "gzip phrase 2": dict(model="gzip", options=dict(commit=2)),
-    "gzip greedy": dict(model="gzip", options=dict(sampler=Greedy())),
+    # round 2: back-off proposals from the whole prime (the defaults now)
+    "gzip round 1": dict(model="gzip", options=dict(WINDOW_PROPOSALS)),
+    "gzip backoff 0": dict(model="gzip", options=dict(backoff=0)),
+    "gzip backoff 2": dict(model="gzip", options=dict(backoff=2)),
+    "gzip backoff 8": dict(model="gzip", options=dict(backoff=8)),
+    "gzip window proposals": dict(model="gzip", options=dict(pool="window")),
+    "gzip uniform scores": dict(model="gzip", options=dict(scorer="uniform")),
+    "gzip commit 1": dict(model="gzip", options=dict(commit=1)),
+    "gzip span 24": dict(model="gzip", options=dict(span=24)),
+    "gzip old ladder": dict(model="gzip", options=dict(ladder=(24, 12, 8, 5, 3, 2, 1))),
     "gzip temperature 1.5": dict(model="gzip", options=dict(sampler=TopP(0.9, temperature=1.5))),
-    "gzip beam w8 h24": dict(model="gzip", options=dict(sampler=Beam(8, 24))),
-    "zstd window 1 MB": dict(model="zstd", options=dict(window=1 << 20)),
+    "gzip temperature 0.3": dict(model="gzip", options=dict(sampler=TopP(0.9, temperature=0.3))),
+    # round 1 (on the round-1 settings: proposals from the window, all suffix lengths at once)
+    "gzip tail window": dict(model="gzip", options=dict(WINDOW_PROPOSALS, window_from="tail")),
+    "gzip max_copy 24": dict(model="gzip", options=dict(WINDOW_PROPOSALS, max_copy=24)),
+    "gzip span 16": dict(model="gzip", options=dict(WINDOW_PROPOSALS, span=16)),
+    "gzip phrase 2": dict(model="gzip", options=dict(WINDOW_PROPOSALS, commit=2)),
+    "gzip greedy": dict(model="gzip", options=dict(WINDOW_PROPOSALS, sampler=Greedy())),
+    "gzip beam w8 h24": dict(model="gzip", options=dict(WINDOW_PROPOSALS, sampler=Beam(8, 24))),
+    "zstd window 1 MB": dict(model="zstd", options=dict(WINDOW_PROPOSALS, window=1 << 20)),
 }
-#: the settings before issue 13 (tail window, 24-byte guard, 16-byte spans, 4 KB windows)
-_OLD = dict(window_from="tail", max_copy=24, span=16)
+#: the settings before issue 13 (tail window, 24-byte guard, 16-byte spans, 4 KB windows, window proposals)
+_OLD = dict(WINDOW_PROPOSALS, window_from="tail", max_copy=24, span=16)
 QUALITY_BEFORE: dict[str, dict] = {
     f"{c} before": dict(model=c, options=dict(_OLD, **({"span": 24} if c == "zstd" else {}),
                                               **({"window": 4096} if c in ("xz", "bz2", "ppmd") else {})))
     for c in ["gzip", "zstd", "brotli", "xz", "bz2", "ppmd"]}
+#: the defaults of issue 13's first round, per codec (rows "X round 1")
+QUALITY_ROUND1: dict[str, dict] = {f"{c} round 1": dict(model=c, options=dict(WINDOW_PROPOSALS))
+                                   for c in ["zstd", "brotli", "xz", "bz2", "ppmd"]}
 
 
 def run(cfg, corpus, seeds, n, quality, ref):
@@ -207,7 +223,8 @@ def main(argv=None) -> int:
         if args.markdown:
             print(sampling_quality.table(json.loads(Path(args.json).read_text())))
             return 0
-        return sampling_quality.main(args, {**QUALITY_BEFORE, **QUALITY_ABLATIONS})
+        return sampling_quality.main(args, {**QUALITY_BEFORE, **QUALITY_ROUND1, **QUALITY_ABLATIONS},
+                                     {"uniform": UniformScorer})
     if args.markdown:
         print(markdown(json.loads(Path(args.json).read_text())))
         return 0

@@ -61,7 +61,8 @@ def random_slices(corpus: bytes, n: int, count: int) -> list[bytes]:
     return out
 
 
-def run_row(row: dict, path: Path, corpus: bytes, prompt: bytes, n: int, seeds: int, fluency: Fluency, log) -> dict:
+def run_row(row: dict, path: Path, corpus: bytes, prompt: bytes, n: int, seeds: int, fluency: Fluency, log,
+            scorers: dict | None = None) -> dict:
     """Generate and score ``seeds`` samples for one row (``row['options']`` go to generate)."""
     runs = []
     if row.get("real"):
@@ -73,6 +74,8 @@ def run_row(row: dict, path: Path, corpus: bytes, prompt: bytes, n: int, seeds: 
         for seed in range(seeds):
             opts = dict(row.get("options", {}))
             sampler = opts.pop("sampler", None)
+            if isinstance(opts.get("scorer"), str):  # an ablation scorer by name, built for this model
+                opts["scorer"] = (scorers or {})[opts["scorer"]](model)
             t0 = time.perf_counter()
             r = generate(model, prompt, corpus, n, sampler, seed=seed, **opts)
             dt = time.perf_counter() - t0
@@ -203,7 +206,7 @@ def save(doc: dict, args, out: Path, t0: float) -> None:
     os.replace(tmp, out)
 
 
-def main(args, ablations: dict[str, dict]) -> int:
+def main(args, ablations: dict[str, dict], scorers: dict | None = None) -> int:
     missing = [str(p) for p, _ in CORPORA.values() if not p.exists()]
     if missing:
         print(f"needs {', '.join(missing)}", file=sys.stderr)
@@ -222,7 +225,7 @@ def main(args, ablations: dict[str, dict]) -> int:
             path, prompt = CORPORA[name]
             block = doc["corpora"].setdefault(name, {"prompt": prompt.decode(), "rows": []})
             result = run_row(row, path, data[name], prompt, args.n, args.seeds, fluency,
-                             lambda s: print(f"{name}: {s}", file=sys.stderr))
+                             lambda s: print(f"{name}: {s}", file=sys.stderr), scorers)
             block["rows"] = [r for r in block["rows"] if r["label"] != row["label"]] + [result]
             block["rows"].sort(key=lambda r: order.index(r["label"]) if r["label"] in order else len(order))
             save(doc, args, out, t0)  # after every row: a run cut short keeps what it measured

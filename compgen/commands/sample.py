@@ -37,13 +37,15 @@ def add_parser(sub):
     c.add_argument("--keep", type=int, help="recent text kept in the context (default 64 in span mode, half the window in byte mode)")
     c.add_argument("--span", type=int, help="bytes per scored candidate (default 24)")
     c.add_argument("--candidates", type=int, help="candidates scored per step (default per codec)")
-    c.add_argument("--pool", default="window", choices=["window", "prime"],
-                   help="where candidate words come from: the codec's window (default) or the whole prime")
+    c.add_argument("--pool", choices=["window", "prime"],
+                   help="where candidate words come from: the whole prime (default for codecs) or the codec's window")
+    c.add_argument("--backoff", type=int, help="span mode: words the longest matching context must offer before "
+                   "shorter ones compete (default 4 for codecs; 0 = all suffix lengths at once)")
     c.add_argument("--max-copy", type=int, default=32, help="refuse verbatim prime runs of this many bytes (0 = off)")
     c.add_argument("--self-copy", type=int, default=16, help="refuse repeating own output runs of this many bytes (0 = off)")
     c.add_argument("--window-from", default=None, choices=["tail", "best"],
                    help="which part of the prime fills the window: its tail, or the block the codec finds most typical")
-    c.add_argument("--phrase", type=int, help="word units committed per span step (a phrase when > 1; beam: --commit)")
+    c.add_argument("--phrase", type=int, help="word units committed per span step (default 2; beam: --commit)")
     q = p.add_argument_group("quality (loads a reference LM, only with --quality)")
     q.add_argument("--quality", action="store_true",
                    help="print fluency (reference-LM bits/byte), copied, distinct4 and valid_words of the sample")
@@ -79,7 +81,7 @@ def _check(args) -> None:
         v = getattr(args, name)
         if v is not None and v < 1:
             raise UsageError(f"--{name} must be >= 1 (got {v})")
-    for name in ("keep", "max_copy", "self_copy"):
+    for name in ("keep", "max_copy", "self_copy", "backoff"):
         if getattr(args, name) is not None and getattr(args, name) < 0:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 0")
     if args.max_seconds is not None and not args.max_seconds > 0:
@@ -123,7 +125,8 @@ def run(args) -> int:
     options = dict(mode=args.mode, window=args.window, keep=args.keep, span=args.span,
                    candidates=args.candidates, pool=args.pool, max_copy=args.max_copy, self_copy=args.self_copy,
                    max_seconds=args.max_seconds)
-    options.update({k: v for k, v in (("window_from", args.window_from), ("commit", args.phrase)) if v is not None})
+    options.update({k: v for k, v in (("window_from", args.window_from), ("commit", args.phrase),
+                                                     ("backoff", args.backoff)) if v is not None})
     live = sys.stdout.isatty() and progress.enabled()
     if live:
         result = _run_live(model, prompt, prime, args, sampler, options)

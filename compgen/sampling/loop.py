@@ -29,26 +29,52 @@ class SampleResult:
     stats: dict = field(default_factory=dict)
 
 
+#: suffix lengths tried by the proposer, longest first (issue 13: finer steps for back-off)
+BACKOFF_LADDER = (16, 12, 10, 8, 6, 5, 4, 3, 2, 1)
+OLD_LADDER = (24, 12, 8, 5, 3, 2, 1)
+#: the span-mode defaults before back-off (issue 13, first round): for ablations and comparisons
+WINDOW_PROPOSALS = {"backoff": 0, "pool": "window", "commit": 1, "span": 24, "ladder": OLD_LADDER}
+#: a prime longer than this is indexed for proposals only around the codec's window
+POOL_LIMIT = 4 << 20
+
+
 def default_settings(model: Model) -> dict:
-    """Per-codec defaults for span mode (window, span length, candidates per step)."""
+    """Per-codec defaults for span mode (window, span length, candidates per step, back-off)."""
     from ..compressors.spans import default_window
 
     name = getattr(model, "name", "")
     cands = {"gzip": 128, "zlib": 128, "deflate": 128, "zstd": 256, "xz": 48, "bz2": 64,
              "brotli": 32, "ppmd": 64}.get(name, 64)
-    span = 24  # issue 13: 24-byte spans read better than 16 (benchmarks/sampling.py --quality)
+    span_mode = getattr(model, "sampling_mode", "byte") == "span"
     # codecs pick the part of the prime they see; for an LM that choice would cost a forward per probe
-    window_from = "best" if getattr(model, "sampling_mode", "byte") == "span" else "tail"
-    return {"window": default_window(model), "candidates": cands, "span": span, "window_from": window_from}
+    window_from = "best" if span_mode else "tail"
+    # issue 13 (benchmarks/sampling.py --quality, docs/sampling.md): proposals from the whole
+    # prime, longest matching context first (back-off to 4 words), 32-byte spans, 2-word commits
+    return {"window": default_window(model), "candidates": cands, "span": 32, "window_from": window_from,
+            "backoff": 4 if span_mode else 0, "pool": "prime" if span_mode else "window", "commit": 2,
+            "ladder": BACKOFF_LADDER}
+
+
+def proposal_pool(prime: bytes, fixed: bytes, pool: str) -> bytes:
+    """The text proposals come from: the codec's window, or the prime (at most POOL_LIMIT
+    bytes of it, centred on the window, so indexing stays bounded on any prime)."""
+    if pool == "window":
+        return fixed
+    if len(prime) <= POOL_LIMIT:
+        return prime
+    at = prime.find(fixed[:4096]) if fixed else -1
+    centre = at + len(fixed) // 2 if at >= 0 else len(prime) - POOL_LIMIT // 2
+    start = min(max(0, centre - POOL_LIMIT // 2), len(prime) - POOL_LIMIT)
+    return prime[start:start + POOL_LIMIT]
 
 
 def generate(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200,
              sampler: Sampler | None = None, seed: int | None = 0, mode: str = "auto",
              window: int | None = None, keep: int | None = None, span: int | None = None,
-             candidates: int | None = None, pool: str = "window",
+             candidates: int | None = None, pool: str | None = None,
              self_proposals: bool = False, max_copy: int = 32, self_copy: int = 16,
              max_seconds: float | None = None, scorer=None, window_from: str | None = None,
-             commit: int = 1, on_text: Callable[[bytes], None] | None = None) -> SampleResult:
+             commit: int | None = None, backoff: int | None = None, ladder=None, on_text: Callable[[bytes], None] | None = None) -> SampleResult:
     """Sample ``n`` bytes continuing ``prompt`` after priming with ``prime``; see :func:`sample`."""
     from ..compressors.spans import scorer_for
 
@@ -89,18 +115,27 @@ def generate(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200
     scorer.prepare(fixed)
     guard = CopyGuard(prime, max_copy, self_copy)
     guard.observe(bytes(state.text))
+    pool = pool or defaults["pool"]
     if pool not in ("window", "prime"):
         raise UsageError(f"pool must be window or prime (got {pool!r})")
-    if int(commit) < 1:
+    commit = int(commit if commit is not None else defaults["commit"])
+    backoff = int(backoff if backoff is not None else defaults["backoff"])
+    ladder = tuple(int(k) for k in (ladder or defaults["ladder"]))
+    if commit < 1:
         raise UsageError(f"commit must be >= 1 (got {commit})")
+    if backoff < 0:
+        raise UsageError(f"backoff must be >= 0 (got {backoff})")
+    if not ladder or min(ladder) < 1:
+        raise UsageError(f"ladder must list suffix lengths >= 1 (got {ladder})")
     setup = SampleSetup(model, scorer, prime, fixed, window, keep, span, candidates, pool, bool(self_proposals),
-                        options={"commit": int(commit)})
+                        options={"commit": commit, "backoff": backoff, "ladder": ladder,
+                                 "pool_text": proposal_pool(prime, fixed, pool)})
     stepper = mode_cls(setup)
     settings = {"model": model.spec, "mode": mode, "sampler": sampler.settings(), "seed": seed,
                 "n": int(n), "window": window, "keep": keep, "span": span, "candidates": candidates,
                 "pool": pool, "self_proposals": bool(self_proposals), "max_copy": max_copy,
-                "self_copy": self_copy, "route": scorer.route, "window_from": window_from, "commit": int(commit),
-                "prime_bytes": len(prime), "prompt": prompt.decode("utf-8", "replace")}
+                "self_copy": self_copy, "route": scorer.route, "window_from": window_from, "commit": commit,
+                "backoff": backoff, "ladder": list(ladder), "prime_bytes": len(prime), "prompt": prompt.decode("utf-8", "replace")}
     t0 = time.perf_counter()
     stats = {"setup_seconds": round(t0 - t_setup, 3), "steps": 0, "byte_steps": 0, "guard_fallbacks": 0}
     deadline = None if max_seconds is None else t0 + float(max_seconds)
@@ -137,7 +172,10 @@ def sample(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200,
     Options: ``mode`` ("auto": the model's ``sampling_mode``, spans for compressors,
     bytes otherwise), ``window`` (context bytes, default per codec), ``keep`` (recent
     text kept in it; default 64 bytes in span mode, half the window in byte mode),
-    ``span``, ``candidates``, ``max_copy`` / ``self_copy`` (copy guard, 0 = off),
+    ``span``, ``candidates``, ``pool`` ("prime" or "window": where proposals come from),
+    ``backoff`` (span mode: the longest matching context offering this many words decides
+    which continuations compete; 0 = every suffix length at once), ``commit`` (words per
+    step), ``ladder`` (suffix lengths tried), ``max_copy`` / ``self_copy`` (copy guard, 0 = off),
     ``max_seconds``, ``on_text`` (callback per committed piece). Same seed, same bytes.
     """
     return generate(model, prompt, prime, n, sampler, seed, **options).text

@@ -25,8 +25,11 @@ class SpanMode(SamplingMode):
 
     def __init__(self, setup: SampleSetup):
         super().__init__(setup)
-        pool = setup.fixed if setup.pool == "window" else setup.prime
-        self.proposer = SpanProposer(pool, setup.span, setup.candidates)
+        pool = setup.options.get("pool_text")
+        if pool is None:
+            pool = setup.fixed if setup.pool == "window" else setup.prime
+        ladder = setup.options.get("ladder") or (24, 12, 8, 5, 3, 2, 1)
+        self.proposer = SpanProposer(pool, setup.span, setup.candidates, ladder)
         # without a prime the recent text is the only place words can come from
         self.proposer.self_proposals = bool(setup.self_proposals) or not self.proposer.pool
 
@@ -41,6 +44,10 @@ class SpanMode(SamplingMode):
 
     def single_step(self, state, sampler, rng, guard, stats) -> bytes:
         text, recent = bytes(state.text), state.recent()
+        if self.setup.options.get("backoff"):
+            piece = self.backoff_choose(text, recent, sampler, rng, guard, stats)
+            if piece is not None:
+                return piece
         spans = self.proposer.propose(recent, rng)
         if not spans:  # nothing to copy from: fall back to the paper's per-byte distribution
             stats["byte_steps"] += 1
@@ -64,6 +71,31 @@ class SpanMode(SamplingMode):
                 units = [u for u, ok in zip(units, oks) if ok]
                 return units[sampler.choose(self.setup.scorer.bits(recent, spans), rng)]
         return None
+
+    def backoff_choose(self, text, recent, sampler, rng, guard, stats) -> bytes | None:
+        """Longest context first: the codec chooses among the continuations of the longest
+        suffix that still offers ``backoff`` distinct guard-passing words (longer levels'
+        words included), so a forced break re-joins the corpus where most of the text matches."""
+        need = int(self.setup.options["backoff"])
+        k_units = self.setup.options.get("commit", 1)
+        spans, units, seen = [], [], set()
+        level = 0
+        cap = self.setup.candidates
+        for k, found in self.proposer.levels(recent, rng, cap):
+            level = k
+            for s in found[: cap - len(spans)]:
+                u = leading_units(s, k_units)
+                if not u or s in seen or not guard.ok(text, u):
+                    continue
+                seen.add(s)
+                spans.append(s)
+                units.append(u)
+            if len({*units}) >= need or len(spans) >= cap:
+                break
+        if not spans:
+            return None
+        stats.setdefault("backoff_levels", []).append(level)
+        return units[sampler.choose(self.setup.scorer.bits(recent, spans), rng)]
 
     def byte_fallback(self, text, recent, sampler, rng, guard, stats) -> bytes:
         """One byte from the codec's per-byte lengths, among bytes its window holds."""
