@@ -95,11 +95,11 @@ def plan(cfg: BenchConfig) -> list[tuple[str, Piece, dict]]:
 
 
 def lm_batch_size(spec: str) -> int:
-    """Chunks per lockstep batch: the spec's batch= (else the LM default, 32)."""
-    import re
+    """Chunks per lockstep batch: the spec's batch= (else the LM default)."""
+    from ..lm.model import DEFAULT_BATCH
+    from ..registry import parse_spec
 
-    m = re.search(r":batch=(\d+)", spec)
-    return max(1, int(m.group(1))) if m else 32
+    return max(1, int(parse_spec(spec)[1].get("batch", DEFAULT_BATCH)))
 
 
 def lm_batches(pieces: list[Piece], size: int) -> list[Piece]:
