@@ -234,6 +234,39 @@ def test_llama_int8_is_close_to_float_and_its_own_model(dirs):
         compgen.as_compressor(f32).decompress(blob)
 
 
+def test_bf16_stepping_roundtrips_and_decoding_follows_the_file(dirs):
+    """code_dtype=bfloat16 steps with bf16 matrix products and KV cache; the file records it, so
+    a model asking for float32 decodes a bf16 file (and the reverse), and the bits stay close."""
+    f32 = compgen.load(f"byte-lm:{dirs['llama']}:threads=1:code_dtype=float32")
+    b16 = compgen.load(f"byte-lm:{dirs['llama']}:threads=1:code_dtype=bfloat16")
+    auto = compgen.load(f"byte-lm:{dirs['llama']}:threads=1")
+    assert b16.coding_bf16() and not f32.coding_bf16() and not auto.coding_bf16()  # tiny: auto stays float32
+    data = (TEXT * 8)[:600]
+    blob16, s16 = roundtrip(b16, data)
+    blob32, s32 = roundtrip(f32, data)
+    assert container.read_header(blob16).coder["bf16"] and not container.read_header(blob32).coder["bf16"]
+    assert compgen.as_compressor(f32).decompress(blob16) == data
+    assert compgen.as_compressor(b16).decompress(blob32) == data
+    assert s16["ideal_bits"] != s32["ideal_bits"]  # really another float path
+    assert abs(s16["ideal_bits"] - s32["ideal_bits"]) < 0.02 * s32["ideal_bits"]
+    with pytest.raises(UsageError, match="code_dtype"):
+        compgen.load(f"byte-lm:{dirs['llama']}:threads=1:code_dtype=int4")
+    with pytest.raises(UsageError, match="float32 Llama"):
+        compgen.load(f"byte-lm:{dirs['byte']}:threads=1:code_dtype=bfloat16").coding_bf16()  # GPT-2
+
+
+def test_bf16_flag_packs_and_unknown_flags_stay_refused():
+    from compgen.lm import settings
+
+    s = {"codec": "tokens", "mix": True, "bf16": True, "streams": 3, "window": 512, "threads": 2, "tokens": 99,
+         "env": 7, "probe": 12345, "raw": [1]}
+    back = settings.unpack(settings.pack(s))
+    assert back["bf16"] and back["mix"] and back["raw"] == [1] and back["tokens"] == 99
+    assert not settings.unpack(settings.pack(dict(s, bf16=False)))["bf16"]
+    with pytest.raises(ValueError, match="flags"):
+        settings.unpack(bytes([0x08]) + settings.pack(s)[1:])
+
+
 def test_settings_are_recorded(tok_lm):
     blob, _ = roundtrip(tok_lm, TEXT * 4)
     s = container.read_header(blob).coder

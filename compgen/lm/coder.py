@@ -198,7 +198,7 @@ class Stages:
 
 
 def lockstep(model, streams: int, window: int, horizon: int, choose: Callable, mixing: bool,
-             on_probe: Callable | None = None) -> list[list[int]]:
+             on_probe: Callable | None = None, bf16: bool = False) -> list[list[int]]:
     """Run the incremental loop over ``streams`` streams until ``choose`` reports every one done.
 
     ``choose(t, stages, rows)`` returns the tokens of the active ``rows`` at step t and the
@@ -209,7 +209,7 @@ def lockstep(model, streams: int, window: int, horizon: int, choose: Callable, m
         return tokens
     bos = model.codec.bos_id
     keep = max(1, window // 2 - 1)
-    stepper = make_stepper(model, streams, min(window, horizon), horizon)
+    stepper = make_stepper(model, streams, min(window, horizon), horizon, bf16=bf16)
     mixer = TokenMixer() if mixing else None
     model.set_threads()
     logits = stepper.prime(np.full((streams, 1), bos, dtype=np.int64))
@@ -294,7 +294,7 @@ class TokenRangeCoder:
 
         total = int(lengths.sum())
         lockstep(m, len(seg_tokens), m.window, self.horizon(total), choose, bool(m.mix),
-                 lambda lg: probe.append(probe_crc(lg)))
+                 lambda lg: probe.append(probe_crc(lg)), bf16=m.coding_bf16())
         return enc, bits, (probe[0] if probe else 0)
 
     def encode(self, data: bytes, progress=None):
@@ -317,7 +317,8 @@ class TokenRangeCoder:
         payload = enc.finish() + b"".join(parts[i] for i in raw)
         settings = {"coder": NAME, "codec": m.codec.kind, "mix": bool(m.mix), "streams": int(streams),
                     "window": int(m.window), "threads": int(m.threads), "env": env_digest(self.cpu_path()),
-                    "probe": int(probe), "tokens": int(sum(len(seg_tokens[i]) for i in coded)), "raw": raw}
+                    "probe": int(probe), "tokens": int(sum(len(seg_tokens[i]) for i in coded)), "raw": raw,
+                    "bf16": m.coding_bf16()}
         ideal = float(np.sum(bits_c)) + 8.0 * sum(int(sizes[i]) for i in raw)
         return payload, settings, ideal
 
@@ -336,6 +337,12 @@ class TokenRangeCoder:
                                "the model's floats would differ, refusing to decode")
         if s.get("codec") != self.model.codec.kind:
             raise RefusedError("file was written with a different token codec")
+        if s.get("bf16"):
+            from .stepper import supports_bf16
+
+            if not supports_bf16(self.model.net):
+                raise RefusedError("file was compressed with bf16 stepping, which this model cannot run "
+                                   "(it needs the float32 Llama net the file names)")
 
     def _spec(self, s: dict) -> str:
         import re
@@ -425,7 +432,8 @@ class TokenRangeCoder:
                 progress(m.codec.token_bytes(sym))
             return sym, ~counter.done(csizes)
 
-        toks = lockstep(m, len(coded), window, self.horizon(n_tokens), choose, bool(settings.get("mix")), check_probe)
+        toks = lockstep(m, len(coded), window, self.horizon(n_tokens), choose, bool(settings.get("mix")), check_probe,
+                        bf16=bool(settings.get("bf16")))
         if budget[0] != 0:
             raise RefusedError("corrupt compgen file (token count differs from the header's)")
         if len(coded) and not dec.maybe_exhausted():

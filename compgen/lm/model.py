@@ -67,12 +67,14 @@ class LMModel(Model):
     floats, so it is part of the spec and checked on decode); ``batch`` the number of
     segments coded in lockstep; ``window`` the most tokens the model sees at once;
     ``segment`` the bytes per lockstep segment when compressing (0: automatic plan);
-    ``score_dtype`` the trunk precision of teacher-forced scoring only (see :meth:`scoring_bf16`).
+    ``score_dtype`` the trunk precision of teacher-forced scoring only (see :meth:`scoring_bf16`);
+    ``code_dtype`` the precision the coder's stepper computes in when compressing (see
+    :meth:`coding_bf16`; a file records it, so decoding follows the file).
     """
 
     def __init__(self, net, codec, *, base_spec: str, name: str, weights: str | None = None,
                  threads=None, batch=DEFAULT_BATCH, window=None, dtype: str = "float32", quant: str = "none", mix=1,
-                 segment=0, score_dtype: str = "auto"):
+                 segment=0, score_dtype: str = "auto", code_dtype: str = "auto"):
         if str(mix) not in ("0", "1"):
             raise UsageError(f"mix must be 0 or 1, not {mix!r}")
         self.mix = int(mix)  # the coder mixes an in-file token model into the LM's distribution
@@ -109,6 +111,9 @@ class LMModel(Model):
         self.score_dtype = str(score_dtype).lower()
         if self.score_dtype not in ("auto", "float32", "bfloat16"):
             raise UsageError(f"score_dtype must be auto, float32 or bfloat16, not {score_dtype!r}")
+        self.code_dtype = str(code_dtype).lower()
+        if self.code_dtype not in ("auto", "float32", "bfloat16"):
+            raise UsageError(f"code_dtype must be auto, float32 or bfloat16, not {code_dtype!r}")
         self.window = min(int(window), self.position_limit()) if window else self.default_window()
         if self.threads < 1 or self.batch < 1:
             raise UsageError("threads and batch must be >= 1")
@@ -144,6 +149,8 @@ class LMModel(Model):
             parts.append(f"segment={self.segment}")
         if self.score_dtype != "auto":
             parts.append(f"score_dtype={self.score_dtype}")
+        if self.code_dtype != "auto":
+            parts.append(f"code_dtype={self.code_dtype}")
         return ":".join(parts)
 
     def default_window(self) -> int:
@@ -192,6 +199,25 @@ class LMModel(Model):
         if self.score_dtype != "auto":
             return self.score_dtype == "bfloat16" and self.dtype == "float32"
         return self.dtype == "float32" and self.n_params >= 50_000_000 and cpu_has_bf16()
+
+    def coding_bf16(self) -> bool:
+        """Whether compressing steps the model with bfloat16 matrix products and KV cache
+        (residual stream, norms, softmax and logits float32). Recorded in the file: the
+        decoder follows the file, whatever its own setting.
+
+        ``auto``: yes for a float32 Llama-family model of >= 50M parameters on a CPU with
+        native bf16 dot products (the same rule as :meth:`scoring_bf16`; figures in
+        docs/lm.md). ``bfloat16`` asks for it on any float32 Llama net; ``float32`` never.
+        """
+        from .stepper import supports_bf16
+
+        if self.code_dtype == "float32" or self.quant != "none" or self.dtype != "float32":
+            return False
+        if self.code_dtype == "bfloat16":
+            if not supports_bf16(self.net):
+                raise UsageError("code_dtype=bfloat16 needs a float32 Llama-family model")
+            return True
+        return self.n_params >= 50_000_000 and cpu_has_bf16() and supports_bf16(self.net)
 
     def set_threads(self) -> None:
         import torch

@@ -2,7 +2,8 @@
 
 Layout of ``lm-lockstep-v3`` (coder id 3), 10-20 bytes in all::
 
-    flags    1  bit 0: token codec (else bytes), bit 1: in-file token model mixed in
+    flags    1  bit 0: token codec (else bytes), bit 1: in-file token model mixed in,
+                bit 2: bf16 stepping (matrix products and KV cache; files without it are float32)
     streams  varint   segments coded in lockstep (their sizes follow from the length)
     window   varint   tokens the model attends to
     threads  varint   torch threads (changes the floats; named in the refusal)
@@ -24,7 +25,7 @@ from ..coding.container import CoderFormat, Reader, json_settings, put_varint
 
 NAME = "lm-lockstep-v3"
 OLD_NAMES = ("lm-lockstep-v2",)
-_FLAG_TOKENS, _FLAG_MIX = 0x01, 0x02
+_FLAG_TOKENS, _FLAG_MIX, _FLAG_BF16 = 0x01, 0x02, 0x04
 
 
 def env_digest(cpu_path: str) -> int:
@@ -33,7 +34,8 @@ def env_digest(cpu_path: str) -> int:
 
 
 def pack(s: dict) -> bytes:
-    out = bytearray([(_FLAG_TOKENS if s["codec"] == "tokens" else 0) | (_FLAG_MIX if s.get("mix") else 0)])
+    out = bytearray([(_FLAG_TOKENS if s["codec"] == "tokens" else 0) | (_FLAG_MIX if s.get("mix") else 0)
+                     | (_FLAG_BF16 if s.get("bf16") else 0)])
     for key in ("streams", "window", "threads", "tokens"):
         put_varint(out, int(s[key]))
     out += struct.pack("<HI", int(s["env"]) & 0xFFFF, int(s["probe"]) & 0xFFFFFFFF)
@@ -50,9 +52,10 @@ def pack(s: dict) -> bytes:
 def unpack(raw_bytes: bytes) -> dict:
     r = Reader(raw_bytes, what="LM coder settings")
     flags = r.byte()
-    if flags & ~(_FLAG_TOKENS | _FLAG_MIX):
+    if flags & ~(_FLAG_TOKENS | _FLAG_MIX | _FLAG_BF16):
         raise ValueError("unknown LM coder flags")
-    s = {"coder": NAME, "codec": "tokens" if flags & _FLAG_TOKENS else "bytes", "mix": bool(flags & _FLAG_MIX)}
+    s = {"coder": NAME, "codec": "tokens" if flags & _FLAG_TOKENS else "bytes", "mix": bool(flags & _FLAG_MIX),
+         "bf16": bool(flags & _FLAG_BF16)}
     for key in ("streams", "window", "threads", "tokens"):
         s[key] = r.varint(1 << 40)
     s["env"], s["probe"] = struct.unpack("<HI", r.take(6))

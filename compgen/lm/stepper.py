@@ -20,12 +20,25 @@ import weakref
 import numpy as np
 
 
-def make_stepper(model, streams: int, window: int, positions: int):
+def make_stepper(model, streams: int, window: int, positions: int, bf16: bool = False):
     """The fastest stepper that runs ``model.net``: attends to the last ``window`` positions
-    and runs up to ``positions`` positions before it must be primed again (``horizon``)."""
+    and runs up to ``positions`` positions before it must be primed again (``horizon``).
+    ``bf16``: matrix products and the KV cache in bfloat16 (Llama stepper only)."""
     if LlamaStepper.supports(model.net):
-        return LlamaStepper(model.net, streams, window, positions)
+        return LlamaStepper(model.net, streams, window, positions, bf16=bf16)
+    if bf16:
+        raise ValueError("bf16 stepping needs a Llama-family float model")
     return GenericStepper(model, window)
+
+
+def supports_bf16(net) -> bool:
+    """bf16 stepping is defined for float32 Llama nets without int8 layers."""
+    import torch
+
+    from .int8 import RowInt8Linear
+
+    return (LlamaStepper.supports(net) and all(p.dtype == torch.float32 for p in net.parameters())
+            and not any(isinstance(mod, RowInt8Linear) for mod in net.modules()))
 
 
 class GenericStepper:
@@ -56,7 +69,7 @@ class FusedLlama:
     would otherwise pay per chunk.
     """
 
-    def __init__(self, net):
+    def __init__(self, net, bf16: bool = False):
         import functools
 
         import torch
@@ -66,9 +79,17 @@ class FusedLlama:
 
         base = net.model
         int8 = isinstance(base.layers[0].self_attn.q_proj, RowInt8Linear)
+        half = torch.bfloat16
+
+        def bf16_linear(weight):
+            """bf16 inputs and weights (float32 accumulation inside the kernel), float32 out."""
+            w16 = weight.to(half)
+            return lambda x: F.linear(x.to(half), w16).float()
 
         def linear(weight):
             """One fused projection; int8 rows are independent, so fusing changes no float."""
+            if bf16:
+                return bf16_linear(weight)
             return RowInt8Linear(weight) if int8 else functools.partial(F.linear, weight=weight)
 
         cfg = net.config
@@ -93,17 +114,22 @@ class FusedLlama:
                 ))
             self.norm = base.norm.weight.detach()
             out = net.get_output_embeddings()
-            self.head = linear(out.weight.detach()) if isinstance(out, RowInt8Linear) else \
-                functools.partial(F.linear, weight=out.weight.detach())
+            if bf16:
+                self.head = bf16_linear(out.weight.detach())
+            else:
+                self.head = linear(out.weight.detach()) if isinstance(out, RowInt8Linear) else \
+                    functools.partial(F.linear, weight=out.weight.detach())
+        self.cache_dtype = half if bf16 else self.dtype
 
 
-_FUSED = weakref.WeakKeyDictionary()
+_FUSED = (weakref.WeakKeyDictionary(), weakref.WeakKeyDictionary())
 
 
-def fused(net) -> FusedLlama:
-    if net not in _FUSED:
-        _FUSED[net] = FusedLlama(net)
-    return _FUSED[net]
+def fused(net, bf16: bool = False) -> FusedLlama:
+    table = _FUSED[bool(bf16)]
+    if net not in table:
+        table[net] = FusedLlama(net, bf16)
+    return table[net]
 
 
 class LlamaStepper:
@@ -135,10 +161,11 @@ class LlamaStepper:
                 and getattr(cfg, "pretraining_tp", 1) == 1
                 and all(p.dtype.is_floating_point for p in net.parameters()))
 
-    def __init__(self, net, streams: int, window: int, positions: int):
+    def __init__(self, net, streams: int, window: int, positions: int, bf16: bool = False):
         import torch
 
-        w = self.w = fused(net)
+        self.bf16 = bool(bf16)
+        w = self.w = fused(net, bf16)
         self.group = w.heads // w.kv_heads
         self.scale = w.head_dim ** -0.5
         self.streams, self.window, self.horizon = int(streams), int(window), int(positions)
@@ -148,8 +175,8 @@ class LlamaStepper:
             cos, sin = w.rotary(torch.zeros(1, self.horizon, w.head_dim, dtype=w.dtype), pos)
             self.cos, self.sin = cos[0].to(w.dtype), sin[0].to(w.dtype)  # [positions, head_dim]
         shape = (len(w.layers), self.streams, w.kv_heads, self.window, w.head_dim)
-        self.k_cache = torch.zeros(shape, dtype=w.dtype)
-        self.v_cache = torch.zeros(shape, dtype=w.dtype)
+        self.k_cache = torch.zeros(shape, dtype=w.cache_dtype)
+        self.v_cache = torch.zeros(shape, dtype=w.cache_dtype)
         self.length = 0
 
     def slot(self, position: int) -> int:
@@ -193,14 +220,23 @@ class LlamaStepper:
                 keys, values = kc[:, :, :end], vc[:, :, :end]  # the whole ring once it is full
                 # Grouped heads as a batch of [group, hd] queries per kv head: no repeated keys.
                 qg = q.reshape(S, nkv, self.group, hd)
-                att = torch.softmax(torch.matmul(qg, keys.transpose(-1, -2)) * self.scale, dim=-1)
-                out = torch.matmul(att, values).reshape(S, 1, nq * hd)
+                if self.bf16:  # bf16 scores (float32 accumulation), float32 softmax
+                    att = torch.softmax(torch.matmul(qg.to(kc.dtype), keys.transpose(-1, -2)).float() * self.scale,
+                                        dim=-1)
+                    out = torch.matmul(att.to(kc.dtype), values).reshape(S, 1, nq * hd).float()
+                else:
+                    att = torch.softmax(torch.matmul(qg, keys.transpose(-1, -2)) * self.scale, dim=-1)
+                    out = torch.matmul(att, values).reshape(S, 1, nq * hd)
             else:
                 keys, values = self._rope(k, cos, sin), v
+                if self.bf16:
+                    keys, values, q = keys.to(kc.dtype), values.to(kc.dtype), q.to(kc.dtype)
                 kc[:, :, :T] = keys
                 vc[:, :, :T] = values
                 out = F.scaled_dot_product_attention(q, keys, values, is_causal=True, enable_gqa=True)
                 out = out.transpose(1, 2).reshape(S, T, nq * hd)
+                if self.bf16:
+                    out = out.float()
             h = h + wo(out)
             gu = wgu(self._rms(h, ln2))
             gate, up = gu.chunk(2, dim=-1)
