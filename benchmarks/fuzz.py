@@ -152,7 +152,7 @@ def build_corpus(lm_dir: str | None = None, long_lm: bool = True) -> list[dict]:
 
     corpus = []
     models = [("codec-mix gzip", load("gzip:level=6"), False), ("codec-mix zstd", load("zstd:level=3"), False),
-              ("byte-range-v2", AdaptiveTestModel(), True)]
+              ("byte-range-v3", AdaptiveTestModel(), True)]
     for coder, model, pass_model in models:
         for text in TEXTS:
             blob = as_compressor(model, store=False).compress(text)
@@ -248,19 +248,24 @@ def _header_edit(blob: bytes, rng: random.Random) -> tuple[str, bytes]:
     elif field == "stored":
         h.stored = not h.stored
         if not h.stored:
-            h.coder = {"coder": rng.choice(["codec-mix-v1", "byte-range-v2", "byte-range-v1"]), "topk": 24,
-                       "order": 3, "window": 4096}
+            h.coder = {"coder": rng.choice(["codec-mix-v2", "codec-mix-v1", "byte-range-v3", "byte-range-v2",
+                                            "byte-range-v1"]), "topk": 24, "order": 3, "window": 4096,
+                       "gap": rng.randint(-8, 64)}
     elif field == "settings" and not h.stored:
         c = h.coder
         if c.get("coder") in ("lm-lockstep-v3", "lm-7bit-v1") and rng.random() < 0.8:
             _lm_settings_edit(c, rng)
-        elif c.get("coder") == "codec-mix-v1":
+        elif c.get("coder") in ("codec-mix-v2", "byte-range-v3") and rng.random() < 0.5:
+            # the recorded code length: a gap of a unit or two either way, or anything
+            c["gap"] = c.get("gap", 0) + rng.choice([-2, -1, 1, 2]) if rng.random() < 0.7 else _rand_int(rng) - (1 << 20)
+        elif c.get("coder") in ("codec-mix-v1", "codec-mix-v2"):
             key = rng.choice(["topk", "order", "window"])
             c[key] = {"topk": rng.randint(1, 255), "order": rng.randint(0, 16),
                       "window": rng.choice([0, 1, 7, 4096, 1 << 20, 1 << 30])}[key]
         else:
-            c["coder"] = rng.choice(["codec-mix-v1", "byte-range-v1", "byte-range-v2", "lm-lockstep-v2"])
-            c.update({"topk": 24, "order": 3, "window": 64})
+            c["coder"] = rng.choice(["codec-mix-v1", "codec-mix-v2", "byte-range-v1", "byte-range-v2", "byte-range-v3",
+                                     "lm-lockstep-v2"])
+            c.update({"topk": 24, "order": 3, "window": 64, "gap": c.get("gap", 0)})
     elif field == "payload_len":
         payload = payload[: rng.randrange(len(payload) + 1)] if rng.random() < 0.5 else payload + os.urandom(4)
     try:

@@ -20,7 +20,7 @@ def corpus(tmp_path_factory):
     if importlib.util.find_spec("torch") and importlib.util.find_spec("transformers"):
         lm_dir = str(tmp_path_factory.mktemp("tiny-lm"))
     items = fuzz.build_corpus(lm_dir, long_lm=False)  # the 3 KB LM file is for the long campaign
-    assert {"codec-mix gzip", "codec-mix zstd", "byte-range-v2", "stored"} <= {it["coder"] for it in items}
+    assert {"codec-mix gzip", "codec-mix zstd", "byte-range-v3", "stored"} <= {it["coder"] for it in items}
     if lm_dir:
         assert {"lm", "lm-tok", "7bit"} <= {it["coder"] for it in items}
     return items

@@ -12,7 +12,7 @@ import pytest
 
 import compgen
 from compgen.coding import container
-from compgen.coding.byte_coder import MIN_BITS, NAME_V1, TAIL_BITS, floored, max_symbols
+from compgen.coding.byte_coder import GAP_UNIT, MIN_BITS, NAME_V1, NAME_V2, TAIL_BITS, floored, max_symbols
 from compgen.coding.range_coder import SymbolEncoder
 from compgen.errors import RefusedError
 from compgen.model import Model
@@ -128,9 +128,12 @@ def test_impossible_length_is_refused_before_any_model_call():
 
 
 def test_plausible_but_false_length_stops_soon_after_the_payload_is_spent():
+    """A v2 file (no recorded code length): the tail check stops the decoder."""
     model = Counting()
     data = english(300)
     blob = compgen.as_compressor(model, store=False).compress(data)
+    blob = _edit(blob, coder={"coder": NAME_V2})
+    assert container.decompress(blob, model=model) == data  # v2 files still decode
     payload = container.unpack(blob)[1]
     claim = min(max_symbols(len(payload)), 100_000)
     assert claim > len(data) + 5 * TAIL_BITS / MIN_BITS
@@ -138,6 +141,44 @@ def test_plausible_but_false_length_stops_soon_after_the_payload_is_spent():
     with pytest.raises(RefusedError):
         container.decompress(_edit(blob, length=claim), model=model)
     assert Counting.calls <= len(data) + TAIL_BITS / MIN_BITS + 64
+
+
+@pytest.mark.parametrize("extra", [1, 3, 30, 3000])
+def test_recorded_code_length_stops_a_longer_claim_right_after_the_real_end(extra):
+    """v3 records its code length: a stated length ``extra`` bytes too long is refused within
+    GAP_UNIT / MIN_BITS (~22) symbols of the real end, not after the tail's ~1,400."""
+    model = Counting()
+    data = english(300)
+    blob = compgen.as_compressor(model, store=False).compress(data)
+    header = container.read_header(blob)
+    assert header.coder["coder"] == "byte-range-v3" and -8 <= header.coder["gap"] <= 64
+    Counting.calls = 0
+    with pytest.raises(RefusedError, match="recorded code length|cannot hold"):
+        container.decompress(_edit(blob, length=len(data) + extra), model=model)
+    assert Counting.calls <= len(data) + GAP_UNIT / MIN_BITS + 2
+
+
+def test_a_gap_that_understates_the_code_length_is_refused_not_decoded_wrong():
+    model = Counting()
+    data = english(200)
+    blob = compgen.as_compressor(model, store=False).compress(data)
+    coder = container.read_header(blob).coder
+    for gap in (coder["gap"] + 1, coder["gap"] + 40, 1 << 30):
+        with pytest.raises(RefusedError):
+            container.decompress(_edit(blob, coder=dict(coder, gap=gap)), model=model)
+    assert container.decompress(_edit(blob, coder=dict(coder, gap=coder["gap"] - 3)), model=model) == data
+
+
+def test_codec_mix_v1_files_still_decode():
+    gz = compgen.load("gzip:level=6")
+    data = english(150, seed=4)
+    blob = compgen.as_compressor(gz, store=False).compress(data)
+    coder = container.read_header(blob).coder
+    assert coder["coder"] == "codec-mix-v2"
+    old = {k: v for k, v in coder.items() if k != "gap"} | {"coder": "codec-mix-v1"}
+    assert container.decompress(_edit(blob, coder=old)) == data
+    with pytest.raises(RefusedError, match="recorded code length|cannot hold"):
+        container.decompress(_edit(blob, length=len(data) + 1000))
 
 
 def test_codec_file_with_huge_length_refused_at_once():

@@ -4,7 +4,8 @@ A codec model's own distribution, ``2^-8 len(C(ctx + b))``, is what the paper de
 and what :meth:`CompressorModel.next_byte_probs` keeps returning. As a *code* it is
 poor: byte-granular lengths make it confidently wrong (bz2 spends 20+ bits on the true
 byte, gzip ~5.5 bits/byte on English) and 256 compressions per byte are slow. The
-compressor side (``codec-mix-v1``) therefore codes under
+compressor side (``codec-mix-v2``; v1 files, which lack the recorded code length, still
+decode) therefore codes under
 
     q(b)  proportional to  p_k(b)^a * 2^(-8 beta min(L(b), 2))
 
@@ -26,8 +27,8 @@ import math
 
 import numpy as np
 
-from ..coding.byte_coder import (CODEC_NAME, RefusedError, cost_limit, decode_bytes, encode_bytes,
-                                 floored)
+from ..coding.byte_coder import (CODEC_NAME, CODEC_NAME_V1, RefusedError, cost_limit, cost_record, decode_bytes,
+                                 encode_bytes, floored, recorded_bits)
 
 DEFAULT_ORDER = 3
 DEFAULT_WINDOW = 4096
@@ -155,20 +156,20 @@ class CodecMixCoder:
         settings = self.settings()
         mix = self._predictor(settings)
         payload, bits = encode_bytes(bytes(data), mix.probs, mix.observe, progress)
-        return payload, settings, bits
+        return payload, {**settings, "gap": cost_record(bits, len(payload))}, bits
 
     def max_length(self, payload_len: int, settings: dict) -> int:
-        from ..coding.byte_coder import max_symbols
+        from ..coding.byte_coder import MIN_BITS, max_symbols
 
-        return max_symbols(payload_len)
+        return max_symbols(payload_len, MIN_BITS, recorded_bits(settings, payload_len))
 
     def decode(self, payload: bytes, length: int, settings: dict, progress=None) -> bytes:
-        if settings.get("coder") != self.name:
+        if settings.get("coder") not in (self.name, CODEC_NAME_V1):
             raise RefusedError(f"file was written by coder {settings.get('coder')!r}, this model decodes {self.name!r}")
         if settings["window"] > self.model.window:
             raise RefusedError("corrupt compgen file (coder window larger than the model's)")
         mix = self._predictor(settings)
-        return decode_bytes(payload, length, mix.probs, mix.observe, progress)
+        return decode_bytes(payload, length, mix.probs, mix.observe, progress, record=recorded_bits(settings, len(payload)))
 
 
 __all__ = ["CodecMix", "CodecMixCoder", "OrderK", "cost_limit"]
