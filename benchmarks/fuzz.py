@@ -210,7 +210,7 @@ def _lm_settings_edit(c: dict, rng: random.Random) -> None:
             c["low"] = rng.choice(["raw", "kt", "prev", "high"])
             return
         c = c["lm"]
-    key = rng.choice(["tokens", "tokens", "streams", "window", "raw", "mix", "probe", "threads"])
+    key = rng.choice(["tokens", "tokens", "streams", "window", "raw", "mix", "probe", "threads", "bf16", "compact"])
     if key == "tokens":
         c["tokens"] = rng.choice([_rand_int(rng) % (1 << 40), max(0, c["tokens"] + rng.randint(-5, 5))])
     elif key == "streams":
@@ -220,8 +220,8 @@ def _lm_settings_edit(c: dict, rng: random.Random) -> None:
         c["window"] = rng.choice([8, 63, 64, 127, 129, 1 << 20])
     elif key == "raw":
         c["raw"] = sorted(set(c["raw"]) ^ {rng.randrange(max(1, c["streams"]))})
-    elif key == "mix":
-        c["mix"] = not c["mix"]
+    elif key in ("mix", "bf16", "compact"):  # flag bits: another float path or batch schedule
+        c[key] = not c.get(key)
     elif key == "probe":
         c["probe"] = rng.randrange(1 << 32)
     else:

@@ -255,16 +255,38 @@ def test_bf16_stepping_roundtrips_and_decoding_follows_the_file(dirs):
         compgen.load(f"byte-lm:{dirs['byte']}:threads=1:code_dtype=bfloat16").coding_bf16()  # GPT-2
 
 
+def test_finished_streams_leave_the_batch_and_old_files_still_decode(dirs, monkeypatch):
+    """A short last segment finishes first and leaves the lockstep batch (flag 'compact');
+    a file written without the flag (every stream stepped to the end) still decodes."""
+    from compgen.lm import coder as lm_coder
+    from compgen.lm.stepper import LlamaStepper
+
+    model = compgen.load(f"byte-lm:{dirs['llama']}:threads=1:batch=4:window=24:segment=400")
+    data = (TEXT * 20)[:1201]  # 4 streams of 301, 301, 301 and 298 bytes (repeats: the in-file model codes them)
+    kept = []
+    real_keep = LlamaStepper.keep
+    monkeypatch.setattr(LlamaStepper, "keep", lambda self, rows: (kept.append(len(rows)), real_keep(self, rows)))
+    blob, _ = roundtrip(model, data)
+    coder = container.read_header(blob).coder
+    assert coder["compact"] and coder["streams"] == 4 and coder["raw"] == []
+    assert kept and kept[0] == 3  # encoder and decoder each dropped the short stream
+    monkeypatch.setattr(lm_coder.TokenRangeCoder, "can_compact", lambda self: False)
+    old = compgen.as_compressor(model, store=False).compress(data)
+    assert not container.read_header(old).coder["compact"]
+    monkeypatch.undo()
+    assert compgen.as_compressor(model).decompress(old) == data
+
+
 def test_bf16_flag_packs_and_unknown_flags_stay_refused():
     from compgen.lm import settings
 
-    s = {"codec": "tokens", "mix": True, "bf16": True, "streams": 3, "window": 512, "threads": 2, "tokens": 99,
+    s = {"codec": "tokens", "mix": True, "bf16": True, "compact": True, "streams": 3, "window": 512, "threads": 2, "tokens": 99,
          "env": 7, "probe": 12345, "raw": [1]}
     back = settings.unpack(settings.pack(s))
-    assert back["bf16"] and back["mix"] and back["raw"] == [1] and back["tokens"] == 99
+    assert back["bf16"] and back["compact"] and back["mix"] and back["raw"] == [1] and back["tokens"] == 99
     assert not settings.unpack(settings.pack(dict(s, bf16=False)))["bf16"]
     with pytest.raises(ValueError, match="flags"):
-        settings.unpack(bytes([0x08]) + settings.pack(s)[1:])
+        settings.unpack(bytes([0x10]) + settings.pack(s)[1:])
 
 
 def test_settings_are_recorded(tok_lm):

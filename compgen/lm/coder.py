@@ -121,8 +121,11 @@ class Stages:
     """Deterministic two-stage split of one lockstep step's distributions (block, offset),
     with the in-file model's prediction mixed in where it has one."""
 
-    def __init__(self, logits: np.ndarray, block: int = BLOCK):
+    def __init__(self, logits: np.ndarray, block: int = BLOCK, local: np.ndarray | None = None):
+        """``local[stream]`` is the row of ``logits`` holding that stream (None: row == stream),
+        so a batch from which finished streams have left is addressed by stream as before."""
         logits = np.asarray(logits, dtype=np.float32)
+        self.local = local
         rows, vocab = logits.shape
         self.vocab = vocab
         self.block = min(block, vocab)
@@ -134,25 +137,28 @@ class Stages:
         self.flat = np.exp(x, out=x)  # float32 exp (SIMD); sums in float64
         if self.blocks * self.block > vocab:
             self.flat[:, vocab:] = 0.0  # ids past the vocabulary never occur
-        self.mix: dict = {}  # row -> (prediction, the LM's own values at its tokens, Z)
+        self.mix: dict = {}  # stream -> (prediction, the LM's own values at its tokens, Z)
         self.stage1 = None
+
+    def _rows(self, rows):
+        return rows if self.local is None else self.local[rows]
 
     def add_predictions(self, rows, predictions) -> None:
         """Mix each row's (tokens, q, lam, bucket) prediction in: e += lam/(1-lam) * Z * q."""
-        for r, pred in zip(rows, predictions):
+        for r, lr, pred in zip(rows, self._rows(np.asarray(rows)), predictions):
             if pred is None:
                 continue
             toks, q, lam, _ = pred
-            z = float(self.flat[r].sum(dtype=np.float64))
-            own = self.flat[r, toks].copy()
-            self.flat[r, toks] = own + (lam / (1.0 - lam) * z * q).astype(np.float32)
+            z = float(self.flat[lr].sum(dtype=np.float64))
+            own = self.flat[lr, toks].copy()
+            self.flat[lr, toks] = own + (lam / (1.0 - lam) * z * q).astype(np.float32)
             self.mix[r] = (pred, own, z)
 
     def lm_prob(self, r: int, x: int) -> float:
         """The LM's own probability of token x in row r (before mixing)."""
         pred, own, z = self.mix[r]
         hit = np.flatnonzero(pred[0] == x)
-        return float(own[hit[0]] if hit.size else self.flat[r, x]) / z
+        return float(own[hit[0]] if hit.size else self.flat[self._rows(r), x]) / z
 
     def _finish(self) -> None:
         if self.stage1 is None:
@@ -160,7 +166,7 @@ class Stages:
             self.stage1 = self.e.sum(axis=2, dtype=np.float64) if self.blocks > 1 else False
 
     def stage2(self, rows: np.ndarray, blocks: np.ndarray) -> np.ndarray:
-        return self.e[rows, blocks].astype(np.float64)
+        return self.e[self._rows(rows), blocks].astype(np.float64)
 
     def encode(self, enc: SymbolEncoder, rows: np.ndarray, symbols: np.ndarray) -> np.ndarray:
         """Code symbols of rows; returns each one's ideal bits."""
@@ -169,7 +175,7 @@ class Stages:
         s2 = self.stage2(rows, blk)
         bits = np.log2(s2.sum(axis=1)) - np.log2(s2[np.arange(len(rows)), off])
         if self.stage1 is not False:
-            s1 = self.stage1[rows]
+            s1 = self.stage1[self._rows(rows)]
             enc.encode_batch(blk, s1)
             bits += np.log2(s1.sum(axis=1)) - np.log2(s1[np.arange(len(rows)), blk])
         enc.encode_batch(off, s2)
@@ -183,14 +189,14 @@ class Stages:
         idx = np.arange(len(rows))
         p = np.minimum(1.0, s2[idx, off] / s2.sum(axis=1) + QUANT)
         if self.stage1 is not False:
-            s1 = self.stage1[rows]
+            s1 = self.stage1[self._rows(rows)]
             p = p * np.minimum(1.0, s1[idx, blk] / s1.sum(axis=1) + QUANT)
         return float(-np.log2(p).sum())
 
     def decode(self, dec: SymbolDecoder, rows: np.ndarray) -> np.ndarray:
         self._finish()
         if self.stage1 is not False:
-            blk = np.asarray(dec.decode_batch(self.stage1[rows]), dtype=np.int64)
+            blk = np.asarray(dec.decode_batch(self.stage1[self._rows(rows)]), dtype=np.int64)
         else:
             blk = np.zeros(len(rows), dtype=np.int64)
         off = np.asarray(dec.decode_batch(self.stage2(rows, blk)), dtype=np.int64)
@@ -198,11 +204,14 @@ class Stages:
 
 
 def lockstep(model, streams: int, window: int, horizon: int, choose: Callable, mixing: bool,
-             on_probe: Callable | None = None, bf16: bool = False) -> list[list[int]]:
+             on_probe: Callable | None = None, bf16: bool = False, compact: bool = False) -> list[list[int]]:
     """Run the incremental loop over ``streams`` streams until ``choose`` reports every one done.
 
     ``choose(t, stages, rows)`` returns the tokens of the active ``rows`` at step t and the
     mask of streams still active afterwards. Identical for encoder and decoder by construction.
+    ``compact``: a finished stream leaves the stepper's batch (both sides know when), so the
+    steps after it cost less; without it every stream is stepped to the end (files before
+    the flag existed).
     """
     tokens: list[list[int]] = [[] for _ in range(streams)]
     if streams == 0:
@@ -210,6 +219,8 @@ def lockstep(model, streams: int, window: int, horizon: int, choose: Callable, m
     bos = model.codec.bos_id
     keep = max(1, window // 2 - 1)
     stepper = make_stepper(model, streams, min(window, horizon), horizon, bf16=bf16)
+    if compact and not hasattr(stepper, "keep"):
+        raise ValueError("this stepper cannot drop finished streams")
     mixer = TokenMixer() if mixing else None
     model.set_threads()
     logits = stepper.prime(np.full((streams, 1), bos, dtype=np.int64))
@@ -217,10 +228,12 @@ def lockstep(model, streams: int, window: int, horizon: int, choose: Callable, m
         on_probe(logits)
     fed = np.zeros((streams, 0), dtype=np.int64)  # what the stepper saw since its last prime
     active = np.ones(streams, dtype=bool)
+    live = np.arange(streams)  # the streams in the stepper's batch, in its row order
+    local = None  # stream -> row of the stepper's logits (None while every stream is in it)
     t = 0
     while True:
         rows = np.flatnonzero(active)
-        st = Stages(logits)
+        st = Stages(logits, local=local)
         preds = None
         if mixer is not None:
             preds = [mixer.predict(tokens[r], t) for r in rows]
@@ -240,11 +253,17 @@ def lockstep(model, streams: int, window: int, horizon: int, choose: Callable, m
             return tokens
         t += 1
         fed = np.concatenate([fed[:, -(keep - 1):] if keep > 1 else fed[:, :0], sym[:, None]], axis=1)
+        if compact and not active[live].all():
+            stay = active[live]
+            stepper.keep(np.flatnonzero(stay))
+            live = live[stay]
+            local = np.full(streams, -1, dtype=np.int64)
+            local[live] = np.arange(len(live))
         if stepper.length >= stepper.horizon:  # out of positions: re-prime with the last `keep` tokens
-            ids = np.concatenate([np.full((streams, 1), bos, dtype=np.int64), fed[:, -keep:]], axis=1)
+            ids = np.concatenate([np.full((len(live), 1), bos, dtype=np.int64), fed[live, -keep:]], axis=1)
             logits = stepper.prime(ids)
         else:
-            logits = stepper.step(sym)
+            logits = stepper.step(sym[live])
 
 
 def probe_crc(logits: np.ndarray) -> int:
@@ -267,6 +286,12 @@ class TokenRangeCoder:
             return str(torch.backends.cpu.get_cpu_capability())
         except Exception:  # pragma: no cover - very old torch
             return "unknown"
+
+    def can_compact(self) -> bool:
+        """New files drop finished streams from the batch where the stepper can (Llama)."""
+        from .stepper import LlamaStepper
+
+        return LlamaStepper.supports(self.model.net)
 
     def horizon(self, tokens: int) -> int:
         return min(self.model.position_limit(), tokens + 1)
@@ -294,7 +319,7 @@ class TokenRangeCoder:
 
         total = int(lengths.sum())
         lockstep(m, len(seg_tokens), m.window, self.horizon(total), choose, bool(m.mix),
-                 lambda lg: probe.append(probe_crc(lg)), bf16=m.coding_bf16())
+                 lambda lg: probe.append(probe_crc(lg)), bf16=m.coding_bf16(), compact=self.can_compact())
         return enc, bits, (probe[0] if probe else 0)
 
     def encode(self, data: bytes, progress=None):
@@ -318,7 +343,7 @@ class TokenRangeCoder:
         settings = {"coder": NAME, "codec": m.codec.kind, "mix": bool(m.mix), "streams": int(streams),
                     "window": int(m.window), "threads": int(m.threads), "env": env_digest(self.cpu_path()),
                     "probe": int(probe), "tokens": int(sum(len(seg_tokens[i]) for i in coded)), "raw": raw,
-                    "bf16": m.coding_bf16()}
+                    "bf16": m.coding_bf16(), "compact": self.can_compact()}
         ideal = float(np.sum(bits_c)) + 8.0 * sum(int(sizes[i]) for i in raw)
         return payload, settings, ideal
 
@@ -337,6 +362,9 @@ class TokenRangeCoder:
                                "the model's floats would differ, refusing to decode")
         if s.get("codec") != self.model.codec.kind:
             raise RefusedError("file was written with a different token codec")
+        if s.get("compact") and not self.can_compact():
+            raise RefusedError("file was compressed with a stepper this model cannot run (it needs the Llama net "
+                               "the file names)")
         if s.get("bf16"):
             from .stepper import supports_bf16
 
@@ -433,7 +461,7 @@ class TokenRangeCoder:
             return sym, ~counter.done(csizes)
 
         toks = lockstep(m, len(coded), window, self.horizon(n_tokens), choose, bool(settings.get("mix")), check_probe,
-                        bf16=bool(settings.get("bf16")))
+                        bf16=bool(settings.get("bf16")), compact=bool(settings.get("compact")))
         if budget[0] != 0:
             raise RefusedError("corrupt compgen file (token count differs from the header's)")
         if len(coded) and not dec.maybe_exhausted():

@@ -3,7 +3,8 @@
 Layout of ``lm-lockstep-v3`` (coder id 3), 10-20 bytes in all::
 
     flags    1  bit 0: token codec (else bytes), bit 1: in-file token model mixed in,
-                bit 2: bf16 stepping (matrix products and KV cache; files without it are float32)
+                bit 2: bf16 stepping (matrix products and KV cache; files without it are float32),
+                bit 3: finished streams leave the lockstep batch (files without it step every stream to the end)
     streams  varint   segments coded in lockstep (their sizes follow from the length)
     window   varint   tokens the model attends to
     threads  varint   torch threads (changes the floats; named in the refusal)
@@ -25,7 +26,7 @@ from ..coding.container import CoderFormat, Reader, json_settings, put_varint
 
 NAME = "lm-lockstep-v3"
 OLD_NAMES = ("lm-lockstep-v2",)
-_FLAG_TOKENS, _FLAG_MIX, _FLAG_BF16 = 0x01, 0x02, 0x04
+_FLAG_TOKENS, _FLAG_MIX, _FLAG_BF16, _FLAG_COMPACT = 0x01, 0x02, 0x04, 0x08
 
 
 def env_digest(cpu_path: str) -> int:
@@ -35,7 +36,7 @@ def env_digest(cpu_path: str) -> int:
 
 def pack(s: dict) -> bytes:
     out = bytearray([(_FLAG_TOKENS if s["codec"] == "tokens" else 0) | (_FLAG_MIX if s.get("mix") else 0)
-                     | (_FLAG_BF16 if s.get("bf16") else 0)])
+                     | (_FLAG_BF16 if s.get("bf16") else 0) | (_FLAG_COMPACT if s.get("compact") else 0)])
     for key in ("streams", "window", "threads", "tokens"):
         put_varint(out, int(s[key]))
     out += struct.pack("<HI", int(s["env"]) & 0xFFFF, int(s["probe"]) & 0xFFFFFFFF)
@@ -52,10 +53,10 @@ def pack(s: dict) -> bytes:
 def unpack(raw_bytes: bytes) -> dict:
     r = Reader(raw_bytes, what="LM coder settings")
     flags = r.byte()
-    if flags & ~(_FLAG_TOKENS | _FLAG_MIX | _FLAG_BF16):
+    if flags & ~(_FLAG_TOKENS | _FLAG_MIX | _FLAG_BF16 | _FLAG_COMPACT):
         raise ValueError("unknown LM coder flags")
     s = {"coder": NAME, "codec": "tokens" if flags & _FLAG_TOKENS else "bytes", "mix": bool(flags & _FLAG_MIX),
-         "bf16": bool(flags & _FLAG_BF16)}
+         "bf16": bool(flags & _FLAG_BF16), "compact": bool(flags & _FLAG_COMPACT)}
     for key in ("streams", "window", "threads", "tokens"):
         s[key] = r.varint(1 << 40)
     s["env"], s["probe"] = struct.unpack("<HI", r.take(6))

@@ -255,6 +255,16 @@ class LlamaStepper:
         self.length = ids.shape[1]
         return logits
 
+    def keep(self, rows: np.ndarray) -> None:
+        """Only these rows (streams) stay in the batch: later steps and primes take and return
+        ``len(rows)`` rows. Copies the cache once; every later step is cheaper."""
+        import torch
+
+        idx = torch.as_tensor(np.asarray(rows, dtype=np.int64))
+        self.k_cache = self.k_cache.index_select(1, idx)
+        self.v_cache = self.v_cache.index_select(1, idx)
+        self.streams = len(idx)
+
     def step(self, ids: np.ndarray) -> np.ndarray:
         import torch
 
