@@ -72,8 +72,9 @@ def measure_lm(model, data: bytes, save=None, one_stream: bool = False, phase: s
     coder = header.coder
     row = {"model": model.spec, "bytes": n, "container_bytes": len(blob), "bits_per_byte": 8 * len(blob) / n,
            "header_bytes": container.header_size(blob), "stored": header.stored,
-           "cross_entropy_bpb": stats["ideal_bits"] / n, "payload_bpb": stats["payload_bits"] / n,
-           "coder_overhead": stats["payload_bits"] / stats["ideal_bits"] - 1,
+           # a stored file (every segment raw) has no code: its rates are the raw 8 bits/byte
+           "cross_entropy_bpb": (stats["ideal_bits"] or 8.0 * n) / n, "payload_bpb": (stats["payload_bits"] or 8.0 * n) / n,
+           "coder_overhead": (stats["payload_bits"] / stats["ideal_bits"] - 1) if stats["ideal_bits"] else 0.0,
            "tokens": coder.get("tokens"), "streams": coder.get("streams"), "raw_segments": len(coder.get("raw", [])),
            "window": coder.get("window"), "threads": coder.get("threads"), "uptime": uptime(),
            "compress_Bps": n / t_c, "compress_s": t_c, "decompress_Bps": None, "decompress_s": None,
