@@ -132,6 +132,11 @@ QUALITY_ABLATIONS: dict[str, dict] = {
     "gzip old ladder": dict(model="gzip", options=dict(ladder=(24, 12, 8, 5, 3, 2, 1))),
     "gzip temperature 1.5": dict(model="gzip", options=dict(sampler=TopP(0.9, temperature=1.5))),
     "gzip temperature 0.3": dict(model="gzip", options=dict(sampler=TopP(0.9, temperature=0.3))),
+    # round 3 (measured, not adopted): two-step look-ahead (the next step's best continuation
+    # scores each word), more candidates per step
+    "gzip lookahead 4": dict(model="gzip", options=dict(lookahead=4)),
+    "gzip lookahead 8": dict(model="gzip", options=dict(lookahead=8)),
+    "gzip candidates 256": dict(model="gzip", options=dict(candidates=256)),
     # round 1 (on the round-1 settings: proposals from the window, all suffix lengths at once)
     "gzip tail window": dict(model="gzip", options=dict(WINDOW_PROPOSALS, window_from="tail")),
     "gzip max_copy 24": dict(model="gzip", options=dict(WINDOW_PROPOSALS, max_copy=24)),

@@ -104,6 +104,6 @@ def test_every_quality_benchmark_row_runs(prime):
             opts["scorer"] = bench.UniformScorer(model)
         r = generate(model, b"The ", small, 12, sampler, seed=0, **opts)
         assert len(r.text) == 12, label
-        for key in ("backoff", "pool", "commit", "span", "window_from", "max_copy"):
+        for key in ("backoff", "pool", "commit", "span", "window_from", "max_copy", "lookahead", "candidates"):
             if key in opts:
                 assert r.settings[key] == opts[key], (label, key)

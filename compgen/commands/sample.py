@@ -41,6 +41,8 @@ def add_parser(sub):
                    help="where candidate words come from: the whole prime (default for codecs) or the codec's window")
     c.add_argument("--backoff", type=int, help="span mode: words the longest matching context must offer before "
                    "shorter ones compete (default 4 for codecs; 0 = all suffix lengths at once)")
+    c.add_argument("--lookahead", type=int, help="span mode with back-off: re-score this many cheapest words with "
+                   "the next step's best continuation (0 = off)")
     c.add_argument("--max-copy", type=int, default=32, help="refuse verbatim prime runs of this many bytes (0 = off)")
     c.add_argument("--self-copy", type=int, default=16, help="refuse repeating own output runs of this many bytes (0 = off)")
     c.add_argument("--window-from", default=None, choices=["tail", "best"],
@@ -81,7 +83,7 @@ def _check(args) -> None:
         v = getattr(args, name)
         if v is not None and v < 1:
             raise UsageError(f"--{name} must be >= 1 (got {v})")
-    for name in ("keep", "max_copy", "self_copy", "backoff"):
+    for name in ("keep", "max_copy", "self_copy", "backoff", "lookahead"):
         if getattr(args, name) is not None and getattr(args, name) < 0:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 0")
     if args.max_seconds is not None and not args.max_seconds > 0:
@@ -126,7 +128,8 @@ def run(args) -> int:
                    candidates=args.candidates, pool=args.pool, max_copy=args.max_copy, self_copy=args.self_copy,
                    max_seconds=args.max_seconds)
     options.update({k: v for k, v in (("window_from", args.window_from), ("commit", args.phrase),
-                                                     ("backoff", args.backoff)) if v is not None})
+                                                     ("backoff", args.backoff),
+                                                     ("lookahead", args.lookahead)) if v is not None})
     live = sys.stdout.isatty() and progress.enabled()
     if live:
         result = _run_live(model, prompt, prime, args, sampler, options)

@@ -52,7 +52,7 @@ def default_settings(model: Model) -> dict:
     # prime, longest matching context first (back-off to 4 words), 32-byte spans, 2-word commits
     return {"window": default_window(model), "candidates": cands, "span": 32, "window_from": window_from,
             "backoff": 4 if span_mode else 0, "pool": "prime" if span_mode else "window", "commit": 2,
-            "ladder": BACKOFF_LADDER}
+            "ladder": BACKOFF_LADDER, "lookahead": 0}
 
 
 def proposal_pool(prime: bytes, fixed: bytes, pool: str) -> bytes:
@@ -74,7 +74,8 @@ def generate(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200
              candidates: int | None = None, pool: str | None = None,
              self_proposals: bool = False, max_copy: int = 32, self_copy: int = 16,
              max_seconds: float | None = None, scorer=None, window_from: str | None = None,
-             commit: int | None = None, backoff: int | None = None, ladder=None, on_text: Callable[[bytes], None] | None = None) -> SampleResult:
+             commit: int | None = None, backoff: int | None = None, ladder=None,
+             lookahead: int | None = None, on_text: Callable[[bytes], None] | None = None) -> SampleResult:
     """Sample ``n`` bytes continuing ``prompt`` after priming with ``prime``; see :func:`sample`."""
     from ..compressors.spans import scorer_for
 
@@ -125,17 +126,20 @@ def generate(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200
         raise UsageError(f"commit must be >= 1 (got {commit})")
     if backoff < 0:
         raise UsageError(f"backoff must be >= 0 (got {backoff})")
+    lookahead = int(lookahead if lookahead is not None else defaults["lookahead"])
+    if lookahead < 0:
+        raise UsageError(f"lookahead must be >= 0 (got {lookahead})")
     if not ladder or min(ladder) < 1:
         raise UsageError(f"ladder must list suffix lengths >= 1 (got {ladder})")
     setup = SampleSetup(model, scorer, prime, fixed, window, keep, span, candidates, pool, bool(self_proposals),
-                        options={"commit": commit, "backoff": backoff, "ladder": ladder,
+                        options={"commit": commit, "backoff": backoff, "ladder": ladder, "lookahead": lookahead,
                                  "pool_text": proposal_pool(prime, fixed, pool)})
     stepper = mode_cls(setup)
     settings = {"model": model.spec, "mode": mode, "sampler": sampler.settings(), "seed": seed,
                 "n": int(n), "window": window, "keep": keep, "span": span, "candidates": candidates,
                 "pool": pool, "self_proposals": bool(self_proposals), "max_copy": max_copy,
                 "self_copy": self_copy, "route": scorer.route, "window_from": window_from, "commit": commit,
-                "backoff": backoff, "ladder": list(ladder), "prime_bytes": len(prime), "prompt": prompt.decode("utf-8", "replace")}
+                "backoff": backoff, "ladder": list(ladder), "lookahead": lookahead, "prime_bytes": len(prime), "prompt": prompt.decode("utf-8", "replace")}
     t0 = time.perf_counter()
     stats = {"setup_seconds": round(t0 - t_setup, 3), "steps": 0, "byte_steps": 0, "guard_fallbacks": 0}
     deadline = None if max_seconds is None else t0 + float(max_seconds)
@@ -175,7 +179,9 @@ def sample(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200,
     ``span``, ``candidates``, ``pool`` ("prime" or "window": where proposals come from),
     ``backoff`` (span mode: the longest matching context offering this many words decides
     which continuations compete; 0 = every suffix length at once), ``commit`` (words per
-    step), ``ladder`` (suffix lengths tried), ``max_copy`` / ``self_copy`` (copy guard, 0 = off),
-    ``max_seconds``, ``on_text`` (callback per committed piece). Same seed, same bytes.
+    step), ``ladder`` (suffix lengths tried), ``lookahead`` (span mode with back-off: the
+    cheapest this-many words are re-scored with the next step's best continuation; 0 = off),
+    ``max_copy`` / ``self_copy`` (copy guard, 0 = off), ``max_seconds``, ``on_text``
+    (callback per committed piece). Same seed, same bytes.
     """
     return generate(model, prompt, prime, n, sampler, seed, **options).text

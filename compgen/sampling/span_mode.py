@@ -72,13 +72,14 @@ class SpanMode(SamplingMode):
                 return units[sampler.choose(self.setup.scorer.bits(recent, spans), rng)]
         return None
 
-    def backoff_choose(self, text, recent, sampler, rng, guard, stats) -> bytes | None:
-        """Longest context first: the codec chooses among the continuations of the longest
-        suffix that still offers ``backoff`` distinct guard-passing words (longer levels'
-        words included), so a forced break re-joins the corpus where most of the text matches."""
+    def backoff_candidates(self, text, recent, rng, guard):
+        """Longest context first: the continuations of the longest suffix that still offers
+        ``backoff`` distinct guard-passing words (longer levels' words included), so a forced
+        break re-joins the corpus where most of the text matches. Returns spans, their
+        committed units, the suffix length each came from, and the level reached."""
         need = int(self.setup.options["backoff"])
         k_units = self.setup.options.get("commit", 1)
-        spans, units, seen = [], [], set()
+        spans, units, ctx, seen = [], [], [], set()
         level = 0
         cap = self.setup.candidates
         for k, found in self.proposer.levels(recent, rng, cap):
@@ -90,12 +91,50 @@ class SpanMode(SamplingMode):
                 seen.add(s)
                 spans.append(s)
                 units.append(u)
+                ctx.append(k)
             if len({*units}) >= need or len(spans) >= cap:
                 break
+        return spans, units, ctx, level
+
+    def backoff_choose(self, text, recent, sampler, rng, guard, stats) -> bytes | None:
+        """The codec chooses among the back-off candidates (:meth:`backoff_candidates`)."""
+        spans, units, ctx, level = self.backoff_candidates(text, recent, rng, guard)
         if not spans:
             return None
         stats.setdefault("backoff_levels", []).append(level)
-        return units[sampler.choose(self.setup.scorer.bits(recent, spans), rng)]
+        bits = self.setup.scorer.bits(recent, spans)
+        if self.setup.options.get("lookahead"):
+            spans, units, bits = self.look_ahead(text, recent, spans, units, bits, rng, guard, stats)
+        return units[sampler.choose(bits, rng)]
+
+    def look_ahead(self, text, recent, spans, units, bits, rng, guard, stats):
+        """Two-step scoring: a span's bytes after its committed unit may be bytes the guard
+        will never let through, so the ``lookahead`` cheapest distinct units are re-scored
+        with what the next step could really add after them (the codec's cheapest
+        next-step span), over the same horizon as a span."""
+        m = int(self.setup.options["lookahead"])
+        h, keep = self.setup.span, self.setup.keep
+        best: dict[bytes, int] = {}
+        for i in np.argsort(bits, kind="stable"):
+            if units[i] not in best:
+                best[units[i]] = int(i)
+            if len(best) >= m:
+                break
+        if len(best) < 2:
+            return spans, units, bits
+        out_spans, out_units, joint = [], [], []
+        for u, i in best.items():
+            r2 = (recent + u)[-keep:] if keep else b""
+            nxt, _, _, _ = self.backoff_candidates(text + u, r2, rng, guard)
+            if nxt:
+                cands = [(u + s)[:h] for s in nxt]
+                joint.append(float(np.min(self.setup.scorer.bits(recent, cands))))
+            else:  # a dead end for the next step: only its own span
+                joint.append(float(bits[i]) + 8.0 * h)
+            out_spans.append(spans[i])
+            out_units.append(u)
+        stats["lookahead_steps"] = stats.get("lookahead_steps", 0) + 1
+        return out_spans, out_units, np.array(joint)
 
     def byte_fallback(self, text, recent, sampler, rng, guard, stats) -> bytes:
         """One byte from the codec's per-byte lengths, among bytes its window holds."""
