@@ -198,6 +198,11 @@ class LMModel(Model):
         """
         if self.score_dtype != "auto":
             return self.score_dtype == "bfloat16" and self.dtype == "float32"
+        return self._bf16_pays()
+
+    def _bf16_pays(self) -> bool:
+        """The ``auto`` rule of both bf16 paths: a float32 model big enough (>= 50M parameters)
+        for bf16 matrix products to win, on a CPU that computes them natively."""
         return self.dtype == "float32" and self.n_params >= 50_000_000 and cpu_has_bf16()
 
     def coding_bf16(self) -> bool:
@@ -217,7 +222,7 @@ class LMModel(Model):
             if not supports_bf16(self.net):
                 raise UsageError("code_dtype=bfloat16 needs a float32 Llama-family model")
             return True
-        return self.n_params >= 50_000_000 and cpu_has_bf16() and supports_bf16(self.net)
+        return self._bf16_pays() and supports_bf16(self.net)
 
     def set_threads(self) -> None:
         import torch
