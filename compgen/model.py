@@ -38,6 +38,11 @@ class Model(ABC):
     def spec(self) -> str:
         """Canonical spec string; ``compgen.load(model.spec)`` rebuilds an equal model."""
 
+    @property
+    def stored_spec(self) -> str:
+        """The spec a .cg header stores: :attr:`spec` unless a shorter one loads the same model."""
+        return self.spec
+
     @abstractmethod
     def fingerprint_data(self) -> dict:
         """Everything that can change this model's predictions (codec, level, versions, weights hash)."""

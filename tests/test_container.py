@@ -48,7 +48,8 @@ def repack(blob: bytes, **fields) -> bytes:
 def test_valid_file(blob, gz9):
     assert blob.startswith(b"CGEN")
     header = container.read_header(blob)
-    assert (header.spec, header.length, header.crc32) == ("gzip:level=9", len(DATA), zlib.crc32(DATA))
+    assert (header.spec, header.length, header.crc32) == ("gzip", len(DATA), zlib.crc32(DATA))
+    assert compgen.load(header.spec).spec == gz9.spec  # defaults left out of the stored spec
     assert header.fingerprint == gz9.fingerprint()
     assert compgen.decompress(blob) == DATA
 
@@ -99,7 +100,25 @@ def test_header_is_compact(blob):
     """Spec once, binary fields, varint lengths: a codec-model file spends < 48 bytes on framing."""
     header, payload = unpack(blob)
     assert len(blob) - len(payload) <= 48
-    assert blob.count(b"gzip:level=9") == 1
+    assert blob.count(b"gzip") == 1
+
+
+@pytest.mark.parametrize("spec", ["gzip", "zstd", "brotli", "xz", "bz2", "ppmd"])
+def test_every_codec_header_within_48_bytes(spec):
+    """The header stores the spec without its default settings (ppmd's full spec alone is 35 bytes)."""
+    pytest.importorskip({"zstd": "zstandard", "brotli": "brotli", "ppmd": "pyppmd"}.get(spec, "zlib"))
+    model = compgen.load(spec)
+    out = compgen.as_compressor(model).compress(DATA)
+    header, payload = unpack(out)
+    assert not header.stored and len(out) - len(payload) <= 48
+    assert header.spec == spec and compgen.load(header.spec).fingerprint() == model.fingerprint()
+    assert compgen.decompress(out) == DATA
+
+
+def test_stored_spec_keeps_settings_that_matter():
+    assert compgen.load("gzip:level=6").stored_spec == "gzip:level=6"
+    assert compgen.load("zstd:level=19:window=4096").stored_spec == "zstd:window=4096"
+    assert compgen.load("ppmd:order=8:mem=16777216").stored_spec == "ppmd:order=8"
 
 
 def test_stored_when_the_model_expands(gz9):
@@ -123,14 +142,14 @@ def test_stored_when_the_model_expands(gz9):
 
 def test_wrong_model_names_the_needed_one(blob):
     message = refused(blob, model=compgen.load("gzip:level=6"))
-    assert "gzip:level=9" in message and "gzip:level=6" in message
+    assert "needs model gzip (" in message and "this is gzip:level=6" in message
     with pytest.raises(RefusedError):
         compgen.as_compressor(compgen.load("zstd")).decompress(blob)
 
 
 def test_edited_fingerprint_refused(blob):
     message = refused(repack(blob, fingerprint="0" * 20))
-    assert "needs model gzip:level=9" in message
+    assert "needs model gzip (" in message
 
 
 def test_edited_spec_refused(blob):

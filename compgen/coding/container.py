@@ -301,7 +301,7 @@ class ModelCompressor:
 
     def compress(self, data: bytes, progress: Callable[[int], None] | None = None) -> bytes:
         data = bytes(data)
-        spec, fp, crc = self.model.spec, self.model.fingerprint(), zlib.crc32(data)
+        spec, fp, crc = self.model.stored_spec, self.model.fingerprint(), zlib.crc32(data)
         stored = pack(Header(spec, fp, len(data), crc, stored=True), data)
         if self.store and looks_incompressible(data):  # don't spend minutes of model time to store anyway
             if progress:

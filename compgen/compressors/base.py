@@ -107,6 +107,28 @@ class CompressorModel(Model):
             params["temperature"] = self.temperature
         return ":".join([self.name] + [f"{k}={v}" for k, v in params.items()])
 
+    @property
+    def stored_spec(self) -> str:
+        """The spec without the settings left at their defaults (``ppmd`` for
+        ``ppmd:order=6:mem=16777216:variant=H``), so a codec file's header stays small. A
+        setting is dropped only if the shorter spec loads a model with the same
+        fingerprint, which the decoder checks anyway."""
+        cached = getattr(self, "_stored_spec", None)
+        if cached is None:
+            from ..registry import load
+
+            parts, fp = self.spec.split(":"), self.fingerprint()
+            for i in reversed(range(1, len(parts))):
+                trial = parts[:i] + parts[i + 1:]
+                try:
+                    same = load(":".join(trial)).fingerprint() == fp
+                except Exception:  # noqa: BLE001 -- a spec that does not load keeps the setting
+                    same = False
+                if same:
+                    parts = trial
+            cached = self._stored_spec = ":".join(parts)
+        return cached
+
     def fingerprint_data(self) -> dict:
         return {
             "kind": "compressor",
