@@ -136,6 +136,7 @@ QUALITY_ABLATIONS: dict[str, dict] = {
     # scores each word), more candidates per step
     "gzip lookahead 4": dict(model="gzip", options=dict(lookahead=4)),
     "gzip lookahead 8": dict(model="gzip", options=dict(lookahead=8)),
+    "gzip plan off": dict(model="gzip", options=dict(plan="off")),  # round 4 ablation: junctions where the guard forces them
     "gzip candidates 256": dict(model="gzip", options=dict(candidates=256)),
     # round 1 (on the round-1 settings: proposals from the window, all suffix lengths at once)
     "gzip tail window": dict(model="gzip", options=dict(WINDOW_PROPOSALS, window_from="tail")),

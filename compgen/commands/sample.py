@@ -43,6 +43,8 @@ def add_parser(sub):
                    "shorter ones compete (default 4 for codecs; 0 = all suffix lengths at once)")
     c.add_argument("--lookahead", type=int, help="span mode with back-off: re-score this many cheapest words with "
                    "the next step's best continuation (0 = off)")
+    c.add_argument("--plan", choices=["off", "overlap"], help="span mode with back-off: end each copied run at the "
+                   "word boundary with the longest re-joining context elsewhere (default overlap for codecs)")
     c.add_argument("--max-copy", type=int, default=32, help="refuse verbatim prime runs of this many bytes (0 = off)")
     c.add_argument("--self-copy", type=int, default=16, help="refuse repeating own output runs of this many bytes (0 = off)")
     c.add_argument("--window-from", default=None, choices=["tail", "best"],
@@ -129,7 +131,8 @@ def run(args) -> int:
                    max_seconds=args.max_seconds)
     options.update({k: v for k, v in (("window_from", args.window_from), ("commit", args.phrase),
                                                      ("backoff", args.backoff),
-                                                     ("lookahead", args.lookahead)) if v is not None})
+                                                     ("lookahead", args.lookahead),
+                                                     ("plan", args.plan)) if v is not None})
     live = sys.stdout.isatty() and progress.enabled()
     if live:
         result = _run_live(model, prompt, prime, args, sampler, options)

@@ -18,6 +18,7 @@ from ..model import Model
 from ..samplers import Sampler, TopP
 from . import byte_mode, span_mode  # noqa: F401  (register the built-in modes)
 from .guard import CopyGuard
+from .junctions import PLANS
 from .modes import SampleSetup, SampleState, mode_class
 from .window import fixed_context
 
@@ -49,10 +50,12 @@ def default_settings(model: Model) -> dict:
     # codecs pick the part of the prime they see; for an LM that choice would cost a forward per probe
     window_from = "best" if span_mode else "tail"
     # issue 13 (benchmarks/sampling.py --quality, docs/sampling.md): proposals from the whole
-    # prime, longest matching context first (back-off to 4 words), 32-byte spans, 2-word commits
+    # prime, longest matching context first (back-off to 4 words), 32-byte spans, 2-word commits;
+    # round 4: runs end where the text re-joins the corpus after the longest context (plan)
     return {"window": default_window(model), "candidates": cands, "span": 32, "window_from": window_from,
             "backoff": 4 if span_mode else 0, "pool": "prime" if span_mode else "window", "commit": 2,
-            "ladder": BACKOFF_LADDER, "lookahead": 0}
+            "ladder": BACKOFF_LADDER, "lookahead": 0,
+            "plan": "overlap" if span_mode else "off"}
 
 
 def proposal_pool(prime: bytes, fixed: bytes, pool: str) -> bytes:
@@ -75,7 +78,7 @@ def generate(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200
              self_proposals: bool = False, max_copy: int = 32, self_copy: int = 16,
              max_seconds: float | None = None, scorer=None, window_from: str | None = None,
              commit: int | None = None, backoff: int | None = None, ladder=None,
-             lookahead: int | None = None, on_text: Callable[[bytes], None] | None = None) -> SampleResult:
+             lookahead: int | None = None, plan: str | None = None, on_text: Callable[[bytes], None] | None = None) -> SampleResult:
     """Sample ``n`` bytes continuing ``prompt`` after priming with ``prime``; see :func:`sample`."""
     from ..compressors.spans import scorer_for
 
@@ -129,17 +132,20 @@ def generate(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200
     lookahead = int(lookahead if lookahead is not None else defaults["lookahead"])
     if lookahead < 0:
         raise UsageError(f"lookahead must be >= 0 (got {lookahead})")
+    plan = plan if plan is not None else defaults["plan"]
+    if plan not in PLANS:
+        raise UsageError(f"plan must be {', '.join(PLANS[:-1])} or {PLANS[-1]} (got {plan!r})")
     if not ladder or min(ladder) < 1:
         raise UsageError(f"ladder must list suffix lengths >= 1 (got {ladder})")
     setup = SampleSetup(model, scorer, prime, fixed, window, keep, span, candidates, pool, bool(self_proposals),
                         options={"commit": commit, "backoff": backoff, "ladder": ladder, "lookahead": lookahead,
-                                 "pool_text": proposal_pool(prime, fixed, pool)})
+                                 "plan": plan, "pool_text": proposal_pool(prime, fixed, pool)})
     stepper = mode_cls(setup)
     settings = {"model": model.spec, "mode": mode, "sampler": sampler.settings(), "seed": seed,
                 "n": int(n), "window": window, "keep": keep, "span": span, "candidates": candidates,
                 "pool": pool, "self_proposals": bool(self_proposals), "max_copy": max_copy,
                 "self_copy": self_copy, "route": scorer.route, "window_from": window_from, "commit": commit,
-                "backoff": backoff, "ladder": list(ladder), "lookahead": lookahead, "prime_bytes": len(prime), "prompt": prompt.decode("utf-8", "replace")}
+                "backoff": backoff, "ladder": list(ladder), "lookahead": lookahead, "plan": plan, "prime_bytes": len(prime), "prompt": prompt.decode("utf-8", "replace")}
     t0 = time.perf_counter()
     stats = {"setup_seconds": round(t0 - t_setup, 3), "steps": 0, "byte_steps": 0, "guard_fallbacks": 0}
     deadline = None if max_seconds is None else t0 + float(max_seconds)
@@ -181,6 +187,8 @@ def sample(model: Model, prompt: bytes = b"", prime: bytes = b"", n: int = 200,
     which continuations compete; 0 = every suffix length at once), ``commit`` (words per
     step), ``ladder`` (suffix lengths tried), ``lookahead`` (span mode with back-off: the
     cheapest this-many words are re-scored with the next step's best continuation; 0 = off),
+    ``plan`` (span mode with back-off: "overlap" ends each copied run at the word boundary
+    whose tail re-joins the corpus after the longest context, :mod:`.junctions`; "off"),
     ``max_copy`` / ``self_copy`` (copy guard, 0 = off), ``max_seconds``, ``on_text``
     (callback per committed piece). Same seed, same bytes.
     """

@@ -14,6 +14,7 @@ from ..samplers import Beam, TopP
 from .byte_mode import guard_mask
 from .modes import SampleSetup, SamplingMode, register_mode
 from .proposals import SpanProposer
+from .junctions import plan_cut
 from .units import first_unit, leading_units
 
 
@@ -32,6 +33,7 @@ class SpanMode(SamplingMode):
         self.proposer = SpanProposer(pool, setup.span, setup.candidates, ladder)
         # without a prime the recent text is the only place words can come from
         self.proposer.self_proposals = bool(setup.self_proposals) or not self.proposer.pool
+        self._avoid = None  # (text length, run bytes) a planned junction leaves (junctions.plan_cut)
 
     @staticmethod
     def default_keep(window: int) -> int:
@@ -72,11 +74,12 @@ class SpanMode(SamplingMode):
                 return units[sampler.choose(self.setup.scorer.bits(recent, spans), rng)]
         return None
 
-    def backoff_candidates(self, text, recent, rng, guard):
+    def backoff_candidates(self, text, recent, rng, guard, exclude: bytes = b""):
         """Longest context first: the continuations of the longest suffix that still offers
         ``backoff`` distinct guard-passing words (longer levels' words included), so a forced
         break re-joins the corpus where most of the text matches. Returns spans, their
-        committed units, the suffix length each came from, and the level reached."""
+        committed units, the suffix length each came from, and the level reached. Spans
+        starting with ``exclude`` (a run planned to end here) are left out."""
         need = int(self.setup.options["backoff"])
         k_units = self.setup.options.get("commit", 1)
         spans, units, ctx, seen = [], [], [], set()
@@ -86,7 +89,7 @@ class SpanMode(SamplingMode):
             level = k
             for s in found[: cap - len(spans)]:
                 u = leading_units(s, k_units)
-                if not u or s in seen or not guard.ok(text, u):
+                if not u or s in seen or (exclude and s.startswith(exclude)) or not guard.ok(text, u):
                     continue
                 seen.add(s)
                 spans.append(s)
@@ -98,14 +101,20 @@ class SpanMode(SamplingMode):
 
     def backoff_choose(self, text, recent, sampler, rng, guard, stats) -> bytes | None:
         """The codec chooses among the back-off candidates (:meth:`backoff_candidates`)."""
-        spans, units, ctx, level = self.backoff_candidates(text, recent, rng, guard)
+        avoid = self._avoid[1] if self._avoid and self._avoid[0] == len(text) else b""
+        spans, units, ctx, level = self.backoff_candidates(text, recent, rng, guard, avoid)
+        if not spans and avoid:  # the planned junction has no way on: let the run go on
+            spans, units, ctx, level = self.backoff_candidates(text, recent, rng, guard)
         if not spans:
             return None
         stats.setdefault("backoff_levels", []).append(level)
         bits = self.setup.scorer.bits(recent, spans)
         if self.setup.options.get("lookahead"):
             spans, units, bits = self.look_ahead(text, recent, spans, units, bits, rng, guard, stats)
-        return units[sampler.choose(bits, rng)]
+        i = sampler.choose(bits, rng)
+        if self.setup.options.get("plan", "off") != "off":
+            return plan_cut(self, text, recent, spans[i], units[i], rng, guard, stats)
+        return units[i]
 
     def look_ahead(self, text, recent, spans, units, bits, rng, guard, stats):
         """Two-step scoring: a span's bytes after its committed unit may be bytes the guard
