@@ -6,7 +6,7 @@ LEB128, minimal length)::
     magic      4  b"CGEN"
     version    1  2
     flags      1  bit 0: stored (the payload is the original bytes); other bits 0
-    spec       varint n, n bytes UTF-8: the model's canonical spec, once
+    spec       varint n, n bytes UTF-8: the model's spec once, without settings left at their defaults
     fingerprint 10 the model's fingerprint (20 hex digits) as bytes
     length     varint: original bytes
     crc32      4  CRC32 of the original
