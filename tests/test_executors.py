@@ -139,7 +139,7 @@ def test_ctrl_c_exits_cleanly_and_stops_workers(tmp_path):
 
     d = tmp_path / "d"
     d.mkdir()
-    (d / "big.txt").write_bytes(_text(1_000_000, 5))
+    (d / "big.txt").write_bytes(_text(4_000_000, 5))  # long enough that a slow start cannot finish first
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     proc = subprocess.Popen([sys.executable, "-m", "compgen", "bench", "-m", "xz,brotli", "--data", str(d),
                              "--chunk", "1024", "--executor", "process", "--workers", "2", "--no-plots",
