@@ -60,7 +60,7 @@ def test_cut_is_the_latest_boundary_with_the_best_pivot(prime):
     span = prime[at:at + 32]
     recent = text[-64:]
     stats = {}
-    piece = plan_cut(mode, text, recent, span, b"", np.random.default_rng(0), guard, stats)
+    piece, left = plan_cut(mode, text, recent, span, b"", np.random.default_rng(0), guard, stats)
     assert stats["planned_cuts"] == 1 and span.startswith(piece) and len(piece) in cut_points(span)
     allowed = [c for c in cut_points(span) if guard.ok(text, span[:c])]
     assert allowed and len(allowed) < len(cut_points(span))  # the guard does end this run inside the span
@@ -73,8 +73,8 @@ def test_cut_is_the_latest_boundary_with_the_best_pivot(prime):
     best = max(levels.values())
     assert len(piece) == max(c for c, v in levels.items() if v == best)
     nxt, _, _, _ = mode.backoff_candidates(text + piece, (recent + piece)[-64:], np.random.default_rng(1), guard,
-                                           exclude=mode._avoid[1])
-    assert mode._avoid[0] == len(text) + len(piece)
+                                           exclude=left)
+    assert left == span[len(piece):len(piece) + 12]
     assert not any(s.startswith(span[len(piece):len(piece) + 12]) for s in nxt)
 
 
@@ -82,8 +82,8 @@ def test_no_junction_ahead_commits_the_unit(prime):
     mode = _mode(prime)
     guard = CopyGuard(prime, 32, 16)
     span = b"zq xv wk yj qz vx kw jy zq xv wk"  # not in the prime: the guard lets all of it through
-    piece = plan_cut(mode, b"The ", b"The ", span, b"zq xv ", np.random.default_rng(0), guard, {})
-    assert piece == b"zq xv "
+    piece, left = plan_cut(mode, b"The ", b"The ", span, b"zq xv ", np.random.default_rng(0), guard, {})
+    assert (piece, left) == (b"zq xv ", b"")
 
 
 def test_bad_plan(prime, capfd):

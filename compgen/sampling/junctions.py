@@ -20,6 +20,8 @@ PLANS = ("off", "overlap")
 #: a pivot this long (about two words) re-joins as smoothly as a longer one: among such
 #: cuts the longest run wins (fewer junctions; measured in docs/sampling.md, round 4)
 PIVOT_ENOUGH = 10
+#: bytes of the run after a cut that identify it, so the next step's proposals leave it
+RUN_TAIL = 12
 
 
 def cut_points(span: bytes) -> list[int]:
@@ -33,10 +35,12 @@ def cut_points(span: bytes) -> list[int]:
         out.append(at)
 
 
-def plan_cut(mode, text: bytes, recent: bytes, span: bytes, unit: bytes, rng, guard, stats) -> bytes:
-    """The piece to commit of the chosen ``span``: ``unit`` if the guard lets the whole span
-    through (no junction ahead), else the run up to the best cut among the boundaries the
-    guard allows (see the module doc). The next step then leaves this run."""
+def plan_cut(mode, text: bytes, recent: bytes, span: bytes, unit: bytes, rng, guard,
+             stats) -> tuple[bytes, bytes]:
+    """(piece to commit of the chosen ``span``, run bytes the next step must not continue with):
+    ``unit`` and b"" if the guard lets the whole span through (no junction ahead), else the run
+    up to the best cut among the boundaries the guard allows (see the module doc) and the
+    bytes that followed the cut."""
     cuts = cut_points(span)
     allowed = []
     for c in cuts:
@@ -44,7 +48,7 @@ def plan_cut(mode, text: bytes, recent: bytes, span: bytes, unit: bytes, rng, gu
             break
         allowed.append(c)
     if len(allowed) == len(cuts) or not allowed:
-        return unit  # the run does not end within the span: nothing to plan yet
+        return unit, b""  # the run does not end within the span: nothing to plan yet
     keep = mode.setup.keep
     seed = int(rng.integers(1 << 62))
     best, best_key = None, None
@@ -52,14 +56,13 @@ def plan_cut(mode, text: bytes, recent: bytes, span: bytes, unit: bytes, rng, gu
         head = span[:c]
         t2, r2 = text + head, ((recent + head)[-keep:] if keep else b"")
         found, _, _, level = mode.backoff_candidates(t2, r2, np.random.default_rng(seed), guard,
-                                                     exclude=span[c:c + 12])
+                                                     exclude=span[c:c + RUN_TAIL])
         if not found:
             continue
         key = (min(level, PIVOT_ENOUGH), c)
         if best_key is None or key > best_key:
             best, best_key = c, key
     if best is None:
-        return unit
+        return unit, b""
     stats["planned_cuts"] = stats.get("planned_cuts", 0) + 1
-    mode._avoid = (len(text) + best, span[best:best + 12])
-    return span[:best]
+    return span[:best], span[best:best + RUN_TAIL]

@@ -113,7 +113,9 @@ class SpanMode(SamplingMode):
             spans, units, bits = self.look_ahead(text, recent, spans, units, bits, rng, guard, stats)
         i = sampler.choose(bits, rng)
         if self.setup.options.get("plan", "off") != "off":
-            return plan_cut(self, text, recent, spans[i], units[i], rng, guard, stats)
+            piece, left = plan_cut(self, text, recent, spans[i], units[i], rng, guard, stats)
+            self._avoid = (len(text) + len(piece), left) if left else None
+            return piece
         return units[i]
 
     def look_ahead(self, text, recent, spans, units, bits, rng, guard, stats):
