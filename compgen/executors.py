@@ -265,21 +265,23 @@ def cached_model(spec: str, fingerprint: str | None = None):
 
 
 @contextmanager
-def _sigint_ignored():
-    """Ignore Ctrl-C while worker processes are started: they inherit the ignored signal
-    (kept across exec and by Python's start-up), so Ctrl-C reaches only this process,
-    which cancels the units and stops the workers, and no worker prints a traceback."""
+def _sigint_deferred():
+    """Hold Ctrl-C back while worker processes are started: they inherit the blocked signal
+    (kept across exec, and Python's start-up leaves the mask alone), so Ctrl-C reaches only
+    this process, which cancels the units and stops the workers, and no worker prints a
+    traceback. Blocked, not ignored: a Ctrl-C that arrives meanwhile is delivered when this
+    returns instead of being lost (under load a pool's start-up can take seconds)."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 # ------------------------------------------------------------------ backends
@@ -340,7 +342,7 @@ class FuturesBackend(Backend):
 
     def submit(self, fn, *args):
         if self.own:  # the pool starts its processes inside submit()
-            with _sigint_ignored():
+            with _sigint_deferred():
                 return self.executor.submit(fn, *args)
         return self.executor.submit(fn, *args)
 
@@ -436,7 +438,7 @@ def local_cluster(workers: int, dashboard: bool = True):
     import dask
 
     logging.getLogger("distributed").setLevel(logging.ERROR)
-    with warnings.catch_warnings(), _sigint_ignored(), dask.config.set(NANNY_ENVIRON):
+    with warnings.catch_warnings(), _sigint_deferred(), dask.config.set(NANNY_ENVIRON):
         warnings.simplefilter("ignore")  # "port 8787 is in use, using another": the link printed is the real one
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                            host="127.0.0.1", silence_logs=logging.ERROR,
