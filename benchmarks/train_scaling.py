@@ -2,7 +2,7 @@
 
 The 3.2M model runs first with a token budget and a wall-clock cap; the smaller models then
 get exactly the tokens it saw, so the comparison is fair even if the cap cut it short.
-Each run is a plain `compgen train` subprocess logging to OUT/train-<size>.log.
+Each run is a plain `cgz train` subprocess logging to OUT/train-<size>.log.
 
     .venv/bin/python benchmarks/train_scaling.py            # defaults below, ~35-40 min on a loaded 2-core box
     .venv/bin/python benchmarks/train_scaling.py --report   # only print/write the table

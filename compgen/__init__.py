@@ -1,4 +1,4 @@
-"""compgen: prediction = compression, both ways.
+"""cgz: prediction = compression, both ways.
 
 >>> import compgen
 >>> gz = compgen.load("gzip:level=9")
@@ -6,8 +6,10 @@
 >>> comp = compgen.as_compressor(gz)
 """
 
+from . import formats  # noqa: F401 (fills the container's table of coder formats)
+from .compressors import as_model
 from .errors import CompgenError
-from .model import Model, as_compressor, as_model, probs_from_bits
+from .model import Model, as_compressor, probs_from_bits
 from .registry import load
 from .coding.container import decompress
 from .sampling import sample

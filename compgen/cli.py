@@ -1,4 +1,4 @@
-"""``compgen`` command line: dispatches to ``compgen.commands.<name>``.
+"""The `cgz` command line (also `python -m compgen`): dispatches to ``compgen.commands.<name>``.
 
 Errors a user can cause surface as one line on stderr and a non-zero exit code
 (2 usage, 3 refused file, 4 missing dependency, 1 anything else expected);
@@ -19,12 +19,12 @@ from .progress import set_quiet
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, like argparse but without the usage dump
-        self.exit(2, f"compgen: error: {message}\n")
+        self.exit(2, f"cgz: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="compgen", description="prediction = compression, both ways")
-    parser.add_argument("--version", action="version", version=f"compgen {__version__}")
+    parser = _Parser(prog="cgz", description="prediction = compression, both ways")
+    parser.add_argument("--version", action="version", version=f"cgz (compgen) {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
@@ -50,10 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except CompgenError as exc:
-        print(f"compgen: {exc}", file=sys.stderr)
+        print(f"cgz: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("compgen: interrupted", file=sys.stderr)
+        print("cgz: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 141

@@ -417,7 +417,7 @@ def _note(text: str) -> None:
     from .progress import _QUIET
 
     if not _QUIET:
-        print(f"compgen: {text}", file=sys.stderr, flush=True)
+        print(f"cgz: {text}", file=sys.stderr, flush=True)
 
 
 #: Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536; any explicit value turns off

@@ -35,6 +35,22 @@ _EPS = 1e-12
 _STRETCH_LIMIT = 12.0
 
 
+
+_SIGMOID_FLOOR = -700.0  # e^700 is still finite in float64; e^710 is not
+
+
+def sigmoid(z):
+    """``1 / (1 + e^-z)`` that never overflows (many components push ``z`` far below zero).
+
+    Bit-identical to the plain formula wherever that one is finite, so files written
+    before decode the same; below -700 it is ``e^z``, the formula's limit (0 past -745).
+    """
+    z = np.asarray(z, dtype=np.float64)
+    low = z < _SIGMOID_FLOOR
+    plain = 1.0 / (1.0 + np.exp(-np.where(low, 0.0, z)))
+    return np.where(low, np.exp(np.where(low, z, 0.0)), plain)
+
+
 class MixtureModel(Model):
     name = "mix"
 
@@ -97,9 +113,9 @@ class MixtureModel(Model):
             grad = logp[:, x] - logp @ q  # d log q(x) / d w_i
             self._w = np.clip(self._w + self.lr * grad, -4.0, 4.0)
         else:
-            for d, (prefix_sum, node, bit) in enumerate(self._bit_path(P, x)):
+            for d, (prefix_sum, _node, bit) in enumerate(self._bit_path(P, x)):
                 st = self._stretch(prefix_sum)
-                p1 = 1.0 / (1.0 + np.exp(-float(self._w[d] @ st)))
+                p1 = float(sigmoid(float(self._w[d] @ st)))
                 self._w[d] = self._w[d] + self.lr * (bit - p1) * st
 
     def _advance(self, context: bytes) -> None:
@@ -144,7 +160,7 @@ class MixtureModel(Model):
             blocks = level.reshape(k, nodes, 2, -1).sum(axis=3)  # [k, nodes, 2]
             p1 = blocks[:, :, 1] / blocks.sum(axis=2)
             st = self._stretch(p1)  # [k, nodes]
-            m1 = 1.0 / (1.0 + np.exp(-(self._w[d] @ st)))  # [nodes]
+            m1 = sigmoid(self._w[d] @ st)  # [nodes]
             q = np.stack([q * (1 - m1), q * m1], axis=1).reshape(-1)
         return q / q.sum()
 

@@ -60,7 +60,7 @@ for _e in [
           ("torch", "transformers", "gguf", "accelerate"), "gguf:PATH", positional="path"),
     Entry("7bit", "lm.seven_bit:load", "token LM on non-text bytes: high 7 bits as ASCII to the LM, low bit "
           "by an adaptive model (exact)", ("torch", "transformers"), "7bit:LM-SPEC", positional="inner"),
-    Entry("byte-lm", "lm.loading:load_byte_lm", "byte-level LM trained by `compgen train`",
+    Entry("byte-lm", "lm.loading:load_byte_lm", "byte-level LM trained by `cgz train`",
           ("torch", "transformers"), "byte-lm:PATH", positional="path"),
 ]:
     register(_e)
@@ -90,7 +90,7 @@ def parse_spec(spec: str) -> tuple[Entry, dict]:
     name, _, rest = spec.partition(":")
     entry = REGISTRY.get(name.lower())
     if entry is None:
-        raise UsageError(f"unknown model {name!r}; `compgen models` lists the known ones")
+        raise UsageError(f"unknown model {name!r}; `cgz models` lists the known ones")
     kwargs: dict = {}
     if rest and entry.whole_arg:
         kwargs[entry.positional] = rest

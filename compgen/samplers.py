@@ -176,4 +176,15 @@ def from_name(name: str, temperature: float | None = None, top_k: int | None = N
     raise SamplerError(f"unknown sampler {name!r} (choose greedy, temperature, top-k, top-p, beam)")
 
 
-__all__ = ["Sampler", "Greedy", "Temperature", "TopK", "TopP", "Beam", "SamplerError", "from_name", "weights"]
+def from_cli(args) -> Sampler:
+    """The sampler ``sample`` options name (``--sampler``, ``-t``, ``--top-p``, ...), with the
+    CLI's default temperature (0.7; beam keeps its own)."""
+    t = args.temperature
+    if t is None and args.sampler.lower() != "beam":
+        t = 0.7
+    return from_name(args.sampler, temperature=t, top_k=args.top_k, top_p=args.top_p,
+                     width=args.beam_width, horizon=args.horizon, branch=args.branch, commit=args.commit)
+
+
+__all__ = ["Sampler", "Greedy", "Temperature", "TopK", "TopP", "Beam", "SamplerError", "from_name", "from_cli",
+           "weights"]

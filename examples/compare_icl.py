@@ -4,7 +4,7 @@
     .venv/bin/python examples/compare_icl.py --models gzip,ppmd,smollm2 --items 4
 
 Writes results and PNGs to ``icl-example/`` (few-shot accuracy, compression curve,
-NCD kNN) and prints the tables. The same as ``compgen icl``/``icl curve``/``icl ncd``,
+NCD kNN) and prints the tables. The same as ``cgz icl``/``icl curve``/``icl ncd``,
 spelled out with the library API so each step can be changed.
 """
 

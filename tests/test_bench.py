@@ -1,4 +1,4 @@
-"""compgen bench: real round trips, chunking, CLI outputs, power-law fit."""
+"""cgz bench: real round trips, chunking, CLI outputs, power-law fit."""
 
 from __future__ import annotations
 

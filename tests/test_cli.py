@@ -88,7 +88,7 @@ def test_corrupt_file_exit_3_one_line_no_output(cli, workdir):
         packed.write_bytes(bad)
         r = cli("decompress", str(packed))
         assert r.code == 3, (r.code, r.err)
-        assert r.err.startswith("compgen: ") and r.err.count("\n") == 1 and "Traceback" not in r.err
+        assert r.err.startswith("cgz: ") and r.err.count("\n") == 1 and "Traceback" not in r.err
         assert not src.exists() and packed.exists()
         assert [p.name for p in workdir.iterdir()] == ["c.txt.cg"]  # no temp or partial file left
 
@@ -169,6 +169,6 @@ def test_subprocess_errors_are_single_lines(tmp_path):
         r = run(*argv, cwd=tmp_path)
         err = r.stderr.decode()
         assert r.returncode == code, (argv, r.returncode, err)
-        assert err.count("\n") == 1 and "Traceback" not in err and err.startswith("compgen: "), err
+        assert err.count("\n") == 1 and "Traceback" not in err and err.startswith("cgz: "), err
         assert r.stdout == b""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.cg"]

@@ -63,7 +63,7 @@ def test_bad_input_every_flag_combination(cli, workdir, command, kind, output_ex
         argv += [str(workdir / f) if f in ("OUT", "nodir/OUT") else f for f in flags] + [src]
         r = cli(*argv)
         assert r.code == 1, (argv, r.code, r.err)
-        assert r.err.count("\n") == 1 and r.err.startswith("compgen: ") and "Traceback" not in r.err, (argv, r.err)
+        assert r.err.count("\n") == 1 and r.err.startswith("cgz: ") and "Traceback" not in r.err, (argv, r.err)
         assert src in r.err, (argv, r.err)  # the input is what is reported, not the output
         assert r.out == b""
         assert sorted(p.name for p in workdir.iterdir()) == before, argv

@@ -147,7 +147,7 @@ def test_process_pool_bench_equals_local(data_dir):
 
 
 def test_ctrl_c_exits_cleanly_and_stops_workers(tmp_path):
-    """A real SIGINT to the process group of `compgen bench --executor process`."""
+    """A real SIGINT to the process group of `cgz bench --executor process`."""
     import subprocess
 
     d = tmp_path / "d"
@@ -165,7 +165,7 @@ def test_ctrl_c_exits_cleanly_and_stops_workers(tmp_path):
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert err.decode().strip() == "compgen: interrupted"
+    assert err.decode().strip() == "cgz: interrupted"
     assert not (tmp_path / "o" / "bench.json").exists()
     deadline = time.monotonic() + 20
     while _running(pgid=proc.pid) and time.monotonic() < deadline:

@@ -313,7 +313,7 @@ def test_cli_curve_and_ncd(tmp_path):
 def test_cli_bad_input_is_one_line(argv, code, capsys, tmp_path):
     assert main(["-q", *argv, "-o", str(tmp_path / "o")]) == code
     err = capsys.readouterr().err.strip()
-    assert err.startswith("compgen:") and "\n" not in err
+    assert err.startswith("cgz:") and "\n" not in err
     assert not (tmp_path / "o" / "results.json").exists()
 
 

@@ -72,7 +72,7 @@ def _llama_config(n_positions=64):
 
 
 def _save_llama_byte_lm(path, n_positions=64):
-    """A byte LM shaped like the ones `compgen train` writes (Llama: the fast stepper's path)."""
+    """A byte LM shaped like the ones `cgz train` writes (Llama: the fast stepper's path)."""
     from transformers import LlamaForCausalLM
 
     torch.manual_seed(3)

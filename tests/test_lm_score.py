@@ -78,7 +78,7 @@ def test_score_windows_score_every_token_once(n, first, room, overlap):
     spans = score_windows(n, first, room, overlap)
     scored = [i for lo, hi, start in spans for i in range(start, hi)]
     assert scored == list(range(first, n))
-    for k, (lo, hi, start) in enumerate(spans):
+    for lo, hi, start in spans:
         assert hi - lo <= room
         assert start - lo == min(overlap, start)
 

@@ -21,7 +21,7 @@ from PIL import Image  # noqa: E402
 from compgen.data import Options, iter_units, load_units, parse_data_spec, read_modal  # noqa: E402
 from compgen.data import audio as audio_mod  # noqa: E402
 from compgen.data import image as image_mod  # noqa: E402
-from compgen.errors import CompgenError, UsageError  # noqa: E402
+from compgen.errors import UsageError  # noqa: E402
 
 CODECS = ["gzip", "zlib", "deflate", "zstd", "xz", "bz2", "ppmd", "png", "flac"]
 

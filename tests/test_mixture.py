@@ -121,3 +121,29 @@ def test_fractional_code_lengths_become_an_exact_model():
 def test_codec_model_header_is_compact():
     blob = compgen.as_compressor("ppm", store=False).compress(TEXT)
     assert container.header_size(blob) <= 48
+
+
+def test_sigmoid_never_overflows_and_matches_the_plain_formula_where_finite():
+    import warnings
+
+    from compgen.mixture import sigmoid
+
+    z = np.concatenate([np.linspace(-40, 40, 2001), [-699.9, 699.9, 710.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plain = 1.0 / (1.0 + np.exp(-z))
+        assert np.array_equal(sigmoid(z), plain)  # bit for bit: old files still decode
+        far = sigmoid(np.array([-701.0, -740.0, -1e6, 1e6]))
+    assert far[0] > 0 and far[1] > 0 and far[2] == 0.0 and far[3] == 1.0
+    assert np.all(np.diff(sigmoid(np.linspace(-900, -600, 301))) >= 0)
+
+
+def test_a_logistic_mix_of_many_models_prints_no_overflow_warning():
+    import warnings
+
+    mix = compgen.load("mix:" + "+".join(["ppm:order=1", "ppm:order=2", "ppm:order=3"] * 4))
+    data = b"abracadabra " * 20
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bits = mix.code_length(data)
+    assert 0 < bits < 8 * len(data)

@@ -1,4 +1,4 @@
-"""`compgen train`: tiny byte LMs trained for a few steps in a temp dir (fast, CPU)."""
+"""`cgz train`: tiny byte LMs trained for a few steps in a temp dir (fast, CPU)."""
 
 from __future__ import annotations
 
@@ -203,7 +203,7 @@ def test_cli_errors_one_line(tmp_path, capsys, case):
     rc = main(argv)
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0
-    assert len(err) == 1 and err[0].startswith("compgen: "), err
+    assert len(err) == 1 and err[0].startswith("cgz: "), err
     assert "Traceback" not in err[0]
     if case == "exists":
         assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]

@@ -1,6 +1,6 @@
 """A whole benchmark job: measure, check against the CLIs, optional scaling analysis, write files.
 
-Shared by ``compgen bench`` and ``benchmarks/*.py`` so both produce the same artefacts.
+Shared by ``cgz bench`` and ``benchmarks/*.py`` so both produce the same artefacts.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def write_job(result: dict, out_dir: Path, plots: bool = True) -> list[Path]:
     written = write_outputs(result, out_dir, plots=plots)
     sc = result.get("scaling")
     if sc:
-        md = ["# compgen bench scaling\n", f"Machine: {result['machine_line']}\n", fit_line(sc) + "\n",
+        md = ["# cgz bench scaling\n", f"Machine: {result['machine_line']}\n", fit_line(sc) + "\n",
               points_markdown(sc), "\nAdjusted rate % (rate + model size / data size):\n", adjusted_markdown(sc),
               f"\n```json\n{json.dumps(sc['fit'], indent=1)}\n```\n"]
         write_atomic(out_dir / "scaling.md", "\n".join(md).encode(), force=True)

@@ -310,7 +310,7 @@ def write_outputs(result: dict, out_dir: Path, stem: str = "bench", plots: bool 
         write_atomic(p, data, force=True)
         written.append(p)
 
-    md = ["# compgen bench\n", f"Machine: {result.get('machine_line', '?')}\n",
+    md = ["# cgz bench\n", f"Machine: {result.get('machine_line', '?')}\n",
           f"Config: `{json.dumps(result['config'])}`\n", "## Table 1 (raw / adjusted rate %)\n",
           table1_markdown(result["summary"]), "\n## All rows\n", markdown_table(result["summary"])]
     if result.get("cli_check"):

@@ -153,7 +153,7 @@ def run_units(units: list[tuple[str, Piece, dict]], workers: int = 1, executor=N
     with open_backend(executor, workers if workers > 1 else None, ship_data) as backend:
         results = map_units(backend, measure, jobs, labels=[f"{spec} on {p.label}" for spec, p, _ in units],
                             weights=[len(p.data) for _, p, _ in units], desc="bench", unit="B")
-    for (spec, piece, opts), res in zip(units, results):
+    for (_spec, piece, opts), res in zip(units, results):
         res.update(mode=opts["mode"], file=piece.file, offset=piece.offset)
     return results
 

@@ -39,7 +39,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import RefusedError
-from .container import CoderFormat, Reader, put_varint
+from .format import CoderFormat, Reader, put_varint
 from .range_coder import SymbolDecoder, SymbolEncoder
 
 NAME_V1 = "byte-range-v1"

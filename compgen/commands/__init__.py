@@ -1,5 +1,5 @@
 """One module per CLI subcommand; each exposes ``add_parser(subparsers)`` and ``run(args)``."""
 
-# Order is the order of `compgen --help`. A module missing its optional deps still loads:
+# Order is the order of `cgz --help`. A module missing its optional deps still loads:
 # subcommands import heavy things inside run().
 COMMANDS = ["demo", "compress", "decompress", "score", "models", "sample", "train", "icl", "bench"]

@@ -1,4 +1,4 @@
-"""``compgen bench``: the paper's Table 1 (raw / adjusted rate) and scaling view on your data."""
+"""``cgz bench``: the paper's Table 1 (raw / adjusted rate) and scaling view on your data."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def add_parser(sub):
         "bench", help="compression benchmark: raw/adjusted rate, bits/byte, speed; `bench scaling` fits L(N)",
         description="Measure real compressed sizes (round trips) of every model on DATA, whole-file and in "
                     "fixed-size chunks, like Table 1 of 'Language Modeling Is Compression'. "
-                    "`compgen bench scaling` fits L(N) = E + A/N^alpha over byte-level LMs of several sizes.")
+                    "`cgz bench scaling` fits L(N) = E + A/N^alpha over byte-level LMs of several sizes.")
     p.add_argument("what", nargs="?", default="table", choices=["table", "scaling"],
                    help="table (default) or scaling")
     p.add_argument("-m", "--models", default=DEFAULT_MODELS, help=f"comma-separated specs (default: {DEFAULT_MODELS})")
@@ -34,7 +34,7 @@ def add_parser(sub):
     p.add_argument("--max-bytes", default=None, help="cap on bytes per mode and --data spec, e.g. 1M, 500k: a "
                                                      "seeded sample of chunks / equal-share file prefixes")
     p.add_argument("--tail", type=float, default=None, metavar="FRACTION",
-                   help="use only the last FRACTION of each file (e.g. 0.05: the held-out tail of `compgen train`)")
+                   help="use only the last FRACTION of each file (e.g. 0.05: the held-out tail of `cgz train`)")
     p.add_argument("--seed", type=int, default=0, help="chunk sampling seed (default 0)")
     p.add_argument("--verify", action="store_true", help="decompress every unit and compare (gives decompress speed)")
     p.add_argument("--via-model", action="store_true",

@@ -1,4 +1,4 @@
-"""``compgen compress``: any Model -> .cg file (range coded, verified on decode).
+"""``cgz compress``: any Model -> .cg file (range coded, verified on decode).
 
 File conventions follow gzip/xz: ``FILE`` -> ``FILE.cg`` and the input is removed
 once the output is safely in place; ``-k`` keeps it, ``-c`` writes to stdout (and
@@ -31,7 +31,7 @@ def add_parser(sub):
                        description="Compress FILE to FILE.cg with a model's range coder "
                                    "(stdin -> stdout without FILE).")
     p.add_argument("-m", "--model", default="ppmd:window=4096",
-                   help="model spec (default: ppmd:window=4096); see `compgen models`")
+                   help="model spec (default: ppmd:window=4096); see `cgz models`")
     add_file_options(p)
     return p
 
@@ -109,7 +109,7 @@ def eta_note(what: str, total: int, advance, after: float = 2.0, threshold: floa
             rate = state["done"] / elapsed
             left = (total - state["done"]) / rate if rate > 0 else float("inf")
             if left >= threshold:
-                print(f"compgen: {what} of {total:,} bytes at ~{rate:,.0f} B/s: about {_duration(left)} left "
+                print(f"cgz: {what} of {total:,} bytes at ~{rate:,.0f} B/s: about {_duration(left)} left "
                       "(estimated)", file=sys.stderr, flush=True)
 
     return tick

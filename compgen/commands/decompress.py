@@ -1,4 +1,4 @@
-"""``compgen decompress``: .cg -> exact original bytes, or a one-line refusal.
+"""``cgz decompress``: .cg -> exact original bytes, or a one-line refusal.
 
 The file is fully checked (magic, version, CRC, model fingerprint, decoded length and
 CRC32) before a single byte is written; output goes through a temporary file.

@@ -1,4 +1,4 @@
-"""``compgen demo``: sample text from gzip, primed with the embedded corpus (no download)."""
+"""``cgz demo``: sample text from gzip, primed with the embedded corpus (no download)."""
 
 from __future__ import annotations
 
@@ -51,5 +51,5 @@ def run(args) -> int:
     console.print(f"[dim]{s['bytes']} bytes in {s['seconds']:.2f} s = {s['bytes_per_s'] or 0:.0f} bytes/s; "
                   f"{s['scored']:,} candidates scored by exact compressed length "
                   f"({result.settings['route']}, {result.settings['window']:,}-byte window). "
-                  f"Try: compgen sample -m zstd --prime FILE --prompt TEXT[/dim]", highlight=False)
+                  f"Try: cgz sample -m zstd --prime FILE --prompt TEXT[/dim]", highlight=False)
     return 0

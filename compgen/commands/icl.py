@@ -1,10 +1,10 @@
-"""``compgen icl``: in-context learning probes (few-shot tasks, compression curve, NCD kNN).
+"""``cgz icl``: in-context learning probes (few-shot tasks, compression curve, NCD kNN).
 
-    compgen icl [run] --models gzip,ppmd --tasks all --shots 0,1,2,4,8,16 --seeds 3 -o icl-out/
-    compgen icl --list-tasks
-    compgen icl curve --models gzip,ppmd --data FILE --chunk 2048
-    compgen icl --models gzip,ppmd,smollm2 --executor dask://scheduler-host:8786 -o icl-out/
-    compgen icl ncd --models gzip,ppmd --class-data DIR
+    cgz icl [run] --models gzip,ppmd --tasks all --shots 0,1,2,4,8,16 --seeds 3 -o icl-out/
+    cgz icl --list-tasks
+    cgz icl curve --models gzip,ppmd --data FILE --chunk 2048
+    cgz icl --models gzip,ppmd,smollm2 --executor dask://scheduler-host:8786 -o icl-out/
+    cgz icl ncd --models gzip,ppmd --class-data DIR
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def list_tasks(console) -> None:
 
     from ..icl.tasks import TASKS
 
-    t = Table(title="few-shot tasks (compgen icl --tasks NAME,...)")
+    t = Table(title="few-shot tasks (cgz icl --tasks NAME,...)")
     t.add_column("task")
     t.add_column("what")
     t.add_column("needs")

@@ -1,4 +1,4 @@
-"""``compgen models``: the spec names, their parameters and what each needs."""
+"""``cgz models``: the spec names, their parameters and what each needs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``compgen sample``: generate text from any model (gzip included), streamed as it comes."""
+"""``cgz sample``: generate text from any model (gzip included), streamed as it comes."""
 
 from __future__ import annotations
 
@@ -68,16 +68,6 @@ def add_parser(sub):
     return p
 
 
-def build_sampler(args):
-    from ..samplers import from_name
-
-    t = args.temperature
-    if t is None and args.sampler.lower() != "beam":
-        t = 0.7
-    return from_name(args.sampler, temperature=t, top_k=args.top_k, top_p=args.top_p,
-                     width=args.beam_width, horizon=args.horizon, branch=args.branch, commit=args.commit)
-
-
 def _check(args) -> None:
     if args.n < 0:
         raise UsageError(f"-n must be >= 0 (got {args.n})")
@@ -97,6 +87,7 @@ def run(args) -> int:
     from ..data.corpus import default_corpus
     from ..fileio import read_input, write_atomic
     from ..registry import load
+    from ..samplers import from_cli
     from ..sampling import generate
 
     _check(args)
@@ -112,7 +103,7 @@ def run(args) -> int:
             args.prime = spec.path
     if args.output or args.seconds is not None or args.crop:
         raise UsageError("-o/--seconds/--crop are for --prime image:PATH or audio:PATH")
-    sampler = build_sampler(args)
+    sampler = from_cli(args)
     if args.json:  # fail before the work, not after it
         from pathlib import Path
 
@@ -152,7 +143,7 @@ def run(args) -> int:
         out.flush()
     s = result.stats
     if not getattr(args, "quiet", False):
-        print(f"compgen: {s['bytes']} bytes in {s['seconds']:.1f} s ({s['bytes_per_s'] or 0:.1f} bytes/s), "
+        print(f"cgz: {s['bytes']} bytes in {s['seconds']:.1f} s ({s['bytes_per_s'] or 0:.1f} bytes/s), "
               f"{result.settings['mode']} mode, {s['scored']} candidates scored"
               + (", stopped by --max-seconds" if s.get("stopped") else ""), file=sys.stderr)
     quality = _quality(args, prime, prompt, result.text) if args.quality else None
@@ -170,12 +161,12 @@ def _quality(args, prime: bytes, prompt: bytes, sample: bytes) -> dict:
     """Fluency under the reference LM plus copy/variety figures, printed as one line."""
     from ..sampling.quality import Fluency, default_cache, sample_quality
 
-    print(f"compgen: scoring the sample with {args.reference} ...", file=sys.stderr)
+    print(f"cgz: scoring the sample with {args.reference} ...", file=sys.stderr)
     fluency = Fluency(args.reference, cache_path=default_cache())
     q = sample_quality(prime, prompt, sample, fluency)
     fluency.save()
     q["reference"] = args.reference
-    print(f"compgen: quality: fluency {q['fluency']:.3f} bits/byte under {args.reference} (lower = more fluent), "
+    print(f"cgz: quality: fluency {q['fluency']:.3f} bits/byte under {args.reference} (lower = more fluent), "
           f"copied {q['copied']:.3f}, distinct4 {q['distinct4']:.3f}, valid_words {q['valid_words']:.3f}",
           file=sys.stderr)
     return q

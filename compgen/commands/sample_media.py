@@ -1,4 +1,4 @@
-"""``compgen sample --prime image:...|audio:...``: continue pictures and speech, score every sample.
+"""``cgz sample --prime image:...|audio:...``: continue pictures and speech, score every sample.
 
 Writes (``-o samples.png`` / ``-o continued.wav``): the image grid or one WAV per model
 (``continued.wav`` for one model, ``continued-<model>-<mode>.wav`` for several, plus the
@@ -68,7 +68,7 @@ def _write_report(out: Path, doc: dict, table: str, force: bool = True) -> list[
     from ..fileio import write_atomic
 
     md, js = out.with_suffix(".md"), out.with_suffix(".json")
-    write_atomic(md, (f"# compgen sample: {doc['prime']}\n\n" + table).encode(), force=force)
+    write_atomic(md, (f"# cgz sample: {doc['prime']}\n\n" + table).encode(), force=force)
     write_atomic(js, json.dumps(doc, indent=1, default=str).encode(), force=force)
     return [md, js]
 
@@ -77,7 +77,7 @@ def run_media(args, modality: str, path: str) -> int:
     from .. import progress
     from ..lm.seven_bit import spec_for_modality
     from ..registry import load, parse_spec
-    from .sample import build_sampler
+    from ..samplers import from_cli
 
     specs = _model_specs(args)
     for s in specs:
@@ -88,7 +88,7 @@ def run_media(args, modality: str, path: str) -> int:
     want = ".png" if modality == "image" else ".wav"
     if out.suffix.lower() != want:
         raise UsageError(f"-o {out}: {modality} samples are written as {want}")
-    sampler = build_sampler(args)
+    sampler = from_cli(args)
     ref = load(args.ref)
     runner = _image if modality == "image" else _audio
     return runner(args, path, specs, out, sampler, ref, load, spec_for_modality, progress)

@@ -1,4 +1,4 @@
-"""``compgen score``: bits per byte of files under several models, side by side."""
+"""``cgz score``: bits per byte of files under several models, side by side."""
 
 from __future__ import annotations
 

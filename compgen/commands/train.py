@@ -1,4 +1,4 @@
-"""``compgen train``: train a small byte-level transformer LM on a corpus.
+"""``cgz train``: train a small byte-level transformer LM on a corpus.
 
 The result is a model directory (save_pretrained + compgen.json) that loads as
 ``byte-lm:DIR`` everywhere a model spec is accepted.
@@ -102,7 +102,7 @@ def run(args) -> int:
     except ImportError as exc:
         from ..errors import MissingDependencyError
 
-        raise MissingDependencyError(f"compgen train needs torch and transformers ({exc.name} missing)") from None
+        raise MissingDependencyError(f"cgz train needs torch and transformers ({exc.name} missing)") from None
 
     n_params = count_params(shape)
     note = (f"training {n_params:,}-parameter byte LM ({shape.layers} layers, width {shape.width}, "

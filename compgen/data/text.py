@@ -76,7 +76,7 @@ def read_files(paths: list[str], tail: float | None = None) -> list[tuple[str, b
     """(name, bytes) per non-empty file; names are basenames unless two files share one.
 
     ``tail``: keep only the last fraction of each file (the held-out part that
-    ``compgen train --heldout`` never trains on).
+    ``cgz train --heldout`` never trains on).
     """
     if tail is not None and not 0 < tail <= 1:
         raise UsageError("--tail must be in (0, 1]")
@@ -154,7 +154,7 @@ def sample_pieces(stream, chunk: int, max_bytes: int | None = None, seed: int = 
     if full and max_bytes >= chunk:  # a sample is made of full-size chunks, like the paper's
         return [p for _, _, p in sorted(full, key=lambda t: t[1])]
     picked, budget = [], 0
-    for negkey, i, p in sorted(full + short, key=lambda t: -t[0]):
+    for _negkey, i, p in sorted(full + short, key=lambda t: -t[0]):
         if budget + len(p.data) <= max_bytes or not picked:
             picked.append((i, p))
             budget += len(p.data)

@@ -479,7 +479,7 @@ def resolve_tasks(text: str) -> list[str]:
     names = [t.strip() for t in text.split(",") if t.strip()]
     unknown = [t for t in names if t not in TASKS]
     if unknown:
-        raise UsageError(f"unknown task {unknown[0]!r}; `compgen icl --list-tasks` lists them")
+        raise UsageError(f"unknown task {unknown[0]!r}; `cgz icl --list-tasks` lists them")
     return names
 
 

@@ -192,12 +192,12 @@ def _read_meta(path: str) -> dict:
 
 def load_byte_lm(path=None, threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",
                 code_dtype="auto"):
-    """A byte-level LM written by ``compgen train`` (vocab 257, BOS 256, compgen.json)."""
+    """A byte-level LM written by ``cgz train`` (vocab 257, BOS 256, compgen.json)."""
     _need_torch()
     path = _check_dir(path, "byte-lm")
     meta = _read_meta(path)
     if meta.get("kind") != "byte-lm":
-        raise UsageError(f"byte-lm:{path}: no compgen.json with kind 'byte-lm' (not written by `compgen train`?)")
+        raise UsageError(f"byte-lm:{path}: no compgen.json with kind 'byte-lm' (not written by `cgz train`?)")
     net, _ = _load_dir(path, dtype)
     limit = int(meta.get("context") or getattr(net.config, "n_positions", 0) or getattr(net.config, "max_position_embeddings", 1024))
     window = min(int(window), limit) if window else limit

@@ -22,7 +22,7 @@ from __future__ import annotations
 import struct
 import zlib
 
-from ..coding.container import CoderFormat, Reader, json_settings, put_varint
+from ..coding.format import CoderFormat, Reader, json_settings, put_varint
 
 NAME = "lm-lockstep-v3"
 OLD_NAMES = ("lm-lockstep-v2",)

@@ -20,6 +20,7 @@ import struct
 
 import numpy as np
 
+from ..coding.format import CoderFormat, coder_format, format_by_id
 from ..errors import RefusedError, UsageError
 from ..model import Model
 
@@ -29,28 +30,18 @@ LOW_MODELS = ("raw", "kt", "prev", "high")
 
 def _pack_settings(settings: dict) -> bytes:
     """low-bit model index, then the wrapped LM coder's own id and packed settings (~20 bytes)."""
-    from ..coding.container import coder_format
-
     inner = settings.get("lm") or {}
     fmt = coder_format(str(inner.get("coder")))
     return bytes([LOW_MODELS.index(settings["low"]), fmt.id]) + fmt.pack(inner)
 
 
 def _unpack_settings(raw: bytes) -> dict:
-    from ..coding.container import format_by_id
-
     if len(raw) < 2 or raw[0] >= len(LOW_MODELS) or raw[1] == 11:
         raise ValueError("bad 7-bit settings")
     return {"coder": NAME, "low": LOW_MODELS[raw[0]], "lm": format_by_id(raw[1]).unpack(raw[2:])}
 
 
-def _formats():
-    from ..coding.container import CoderFormat
-
-    return (CoderFormat(11, NAME, _pack_settings, _unpack_settings),)
-
-
-FORMATS = _formats()
+FORMATS = (CoderFormat(11, NAME, _pack_settings, _unpack_settings),)
 
 
 def split(data: bytes) -> tuple[bytes, np.ndarray]:

@@ -4,7 +4,7 @@ A stepper holds the KV cache of ``streams`` sequences that advance together. ``p
 starts every stream afresh from a block of ids; ``step`` appends one id per stream.
 Both return the float32 logits at the last position, one row per stream.
 
-:class:`LlamaStepper` runs Llama-family weights (SmolLM2, the byte LMs ``compgen train``
+:class:`LlamaStepper` runs Llama-family weights (SmolLM2, the byte LMs ``cgz train``
 writes) with fused projections and a preallocated ring cache: transformers' dynamic
 cache copies itself on every step (``torch.cat`` per layer) and its attention repeats
 the grouped key/value heads, while here a step writes one slot per layer and reads a

@@ -46,16 +46,16 @@ def default_settings(model: Model) -> dict:
     name = getattr(model, "name", "")
     cands = {"gzip": 128, "zlib": 128, "deflate": 128, "zstd": 256, "xz": 48, "bz2": 64,
              "brotli": 32, "ppmd": 64}.get(name, 64)
-    span_mode = getattr(model, "sampling_mode", "byte") == "span"
+    is_span = getattr(model, "sampling_mode", "byte") == "span"
     # codecs pick the part of the prime they see; for an LM that choice would cost a forward per probe
-    window_from = "best" if span_mode else "tail"
+    window_from = "best" if is_span else "tail"
     # issue 13 (benchmarks/sampling.py --quality, docs/sampling.md): proposals from the whole
     # prime, longest matching context first (back-off to 4 words), 32-byte spans, 2-word commits;
     # round 4: runs end where the text re-joins the corpus after the longest context (plan)
     return {"window": default_window(model), "candidates": cands, "span": 32, "window_from": window_from,
-            "backoff": 4 if span_mode else 0, "pool": "prime" if span_mode else "window", "commit": 2,
+            "backoff": 4 if is_span else 0, "pool": "prime" if is_span else "window", "commit": 2,
             "ladder": BACKOFF_LADDER, "lookahead": 0,
-            "plan": "overlap" if span_mode else "off"}
+            "plan": "overlap" if is_span else "off"}
 
 
 def proposal_pool(prime: bytes, fixed: bytes, pool: str) -> bytes:

@@ -28,7 +28,7 @@ def suffix_array(data: bytes, depth: int = 32) -> np.ndarray:
     if b"\0" not in data and n * 8 * words <= FAST_SORT_BYTES:
         # radix-style: stable sorts by 8-byte big-endian words, last word first (NUL padding
         # sorts like the end of the data). Same order as prefix doubling, 2-3x faster on a
-        # 1 MB prime, which is most of a whole-process `compgen sample`.
+        # 1 MB prime, which is most of a whole-process `cgz sample`.
         padded = np.frombuffer(bytes(data) + bytes(8 * words + 8), dtype=np.uint8)
         grams = np.lib.stride_tricks.sliding_window_view(padded, 8)
         order = None
