@@ -218,7 +218,7 @@ def test_bad_args_one_line_error(argv, data_dir, tmp_path, capsys):
         rc = exc.code
     err = capsys.readouterr().err.strip()
     assert rc != 0
-    assert len(err.splitlines()) == 1 and err.startswith("compgen")
+    assert len(err.splitlines()) == 1 and err.startswith("cgz: ")
     assert "Traceback" not in err
     assert not out.exists()
 

@@ -253,7 +253,7 @@ def test_cli_bad_args_one_line(argv, capfd):
     rc = main(argv)
     err = capfd.readouterr().err
     assert rc != 0
-    assert err.count("\n") == 1 and err.startswith("compgen") and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith("cgz: ") and "Traceback" not in err
 
 
 def test_demo_runs(capfdbinary):
