@@ -54,6 +54,61 @@ def _groups(codec, ids: np.ndarray) -> list[tuple[int, int, int, int]]:
     return out
 
 
+class _PrefixMasses:
+    """M(u) for the proper prefixes u of the tokens of one text, many rows at a time.
+
+    One sparse matrix maps token ids to the prefixes they start with (every token of the
+    vocabulary whose bytes extend u), so the masses of one slice of rows are a single
+    dense x sparse product over the prefixes that slice needs."""
+
+    def __init__(self, codec, ids: np.ndarray):
+        from scipy.sparse import csc_matrix
+
+        from ..lm.prefix_scorer import TokenIndex
+
+        index = TokenIndex(codec)
+        table = codec.table
+        self.cols: dict[int, list[int]] = {}  # token id -> its prefixes' columns
+        col_of: dict[bytes, int] = {}
+        rows, ptr = [], [0]
+        for tok in sorted({int(i) for i in ids}):
+            t = table[tok]
+            if t is None or len(t) < 2:
+                continue
+            cols = []
+            for j in range(1, len(t)):
+                u = t[:j]
+                c = col_of.get(u)
+                if c is None:
+                    a, b = index.prefix_range(u)
+                    c = col_of[u] = len(ptr) - 1
+                    rows.append(index.sorted_ids[a:b])
+                    ptr.append(ptr[-1] + b - a)
+                cols.append(c)
+            self.cols[tok] = cols
+        self.ids = ids
+        vocab = len(table)
+        members = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        self.matrix = csc_matrix((np.ones(len(members), dtype=np.float32), members, np.array(ptr)),
+                                 shape=(vocab, len(ptr) - 1))
+
+    def split_bits(self, positions: np.ndarray, e: np.ndarray, z: np.ndarray):
+        """(token position, [bits of its bytes but the last]) for every row whose token has
+        2+ bytes; ``e`` holds the rows' unnormalised probabilities, ``z`` their sums."""
+        need = [(r, self.cols[int(self.ids[q])]) for r, q in enumerate(positions) if int(self.ids[q]) in self.cols]
+        if not need:
+            return []
+        used = sorted({c for _, cols in need for c in cols})
+        where = {c: j for j, c in enumerate(used)}
+        rows = np.array([r for r, _ in need])
+        masses = np.asarray(e[rows] @ self.matrix[:, used], dtype=np.float64)
+        out = []
+        for k, (r, cols) in enumerate(need):
+            m = [float(z[r])] + [masses[k, where[c]] for c in cols]
+            out.append((positions[r], [-np.log2(m[j + 1] / m[j]) for j in range(len(m) - 1)]))
+        return out
+
+
 def lm_lengths(model, data: bytes, top: int = 5, advance=lambda n: None) -> ByteLengths:
     """Per-byte bits of ``data`` under an LMModel (token or byte level), the token list
     with each token's top predictions, and the total (== ``model.code_length(data)``)."""
@@ -65,12 +120,6 @@ def lm_lengths(model, data: bytes, top: int = 5, advance=lambda n: None) -> Byte
     codec = model.codec
     ids = np.asarray(codec.encode(data), dtype=np.int64)
     table = getattr(codec, "table", None)
-    index = None
-    if table is not None:
-        from ..lm.prefix_scorer import TokenIndex
-
-        index = TokenIndex(codec)
-        perm = torch.as_tensor(index.sorted_ids)
     w, overlap, batch = model.score_settings()
     spans = score_windows(len(ids), 0, w, overlap)
     windows = [np.concatenate([[codec.bos_id], ids[lo:hi]]) for lo, hi, _ in spans]
@@ -79,14 +128,7 @@ def lm_lengths(model, data: bytes, top: int = 5, advance=lambda n: None) -> Byte
     top_p = np.zeros((n_tok, top), dtype=np.float64)
     # split[k] = bits of the first len(token)-1 bytes of token k (None: one byte or escape)
     split: list = [None] * n_tok
-    ranges_cache: dict[int, list[tuple[int, int]]] = {}
-
-    def ranges(tok: int) -> list[tuple[int, int]]:
-        r = ranges_cache.get(tok)
-        if r is None:
-            t = table[tok]
-            r = ranges_cache[tok] = [index.prefix_range(t[:j]) for j in range(1, len(t))] if t else []
-        return r
+    prefixes = _PrefixMasses(codec, ids) if table is not None else None
 
     def visit(win: int, row0: int, logits) -> None:
         lo, _, start = spans[win]
@@ -94,26 +136,19 @@ def lm_lengths(model, data: bytes, top: int = 5, advance=lambda n: None) -> Byte
         keep = np.nonzero(pos >= start)[0]
         if not len(keep):
             return
-        lg = logits[torch.as_tensor(keep)]
+        lg = logits if len(keep) == logits.shape[0] else logits[torch.as_tensor(keep)]
         p = pos[keep]
         advance(int(codec.token_bytes(ids[p])))
-        e = torch.exp(lg - lg.max(dim=1, keepdim=True).values)
-        z = e.sum(dim=1, dtype=torch.float64)
+        mx = lg.max(dim=1, keepdim=True).values
         k = min(top, lg.shape[1])
-        tv, ti = torch.topk(e, k, dim=1)
+        tv, ti = torch.topk(lg, k, dim=1)
+        e = (lg - mx).exp_()  # float32, the row's maximum at 1
+        z = e.sum(dim=1).double().numpy()
         top_ids[p, :k] = ti.numpy()
-        top_p[p, :k] = (tv.double() / z[:, None]).numpy()
-        if index is None:
-            return
-        need = [r for r, q in enumerate(p) if table[ids[q]] is not None and len(table[ids[q]]) > 1]
-        if not need:
-            return
-        cum = torch.cumsum(e[torch.as_tensor(need)][:, perm], dim=1, dtype=torch.float64)
-        cum = torch.nn.functional.pad(cum, (1, 0)).numpy()
-        for row, r in enumerate(need):
-            q = p[r]
-            masses = [float(z[r])] + [cum[row, b] - cum[row, a] for a, b in ranges(int(ids[q]))]
-            split[q] = [-np.log2(masses[j + 1] / masses[j]) for j in range(len(masses) - 1)]
+        top_p[p, :k] = torch.exp(tv - mx).double().numpy() / z[:, None]
+        if prefixes is not None:
+            for q, parts in prefixes.split_bits(p, e.numpy(), z):
+                split[q] = parts
 
     logps = model.windows_logprobs(windows, batch, visit=visit)
     token_bits = np.zeros(n_tok, dtype=np.float64)
