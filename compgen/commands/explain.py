@@ -22,6 +22,8 @@ def add_parser(sub):
     p.add_argument("--bytes", type=str, default=None,
                    help="explain at most this many bytes / pixels / samples (default: 32K of text, "
                         "256K pixels, 160K samples; the cut is stated on the page and on stderr)")
+    p.add_argument("--png-offset", type=int, default=0, metavar="N",
+                   help="text: the static PNG shows the lines from byte N on (default 0)")
     p.add_argument("--diff", metavar="A,B", help="the two models of the difference view (default: the first two)")
     p.add_argument("--smooth", type=int, default=1, help="average the colours over N bytes (display only; default 1)")
     p.add_argument("--stride", type=int, default=None,
@@ -87,6 +89,7 @@ def run(args) -> int:
             if callable(close):
                 close()
         computing += res.seconds
+        res.label = spec  # as written (token LMs on images/audio: 7bit:SPEC)
         report.models.append(res)
     if any(m.resolution > 1 for m in report.models):
         report.notes.append("A model with a resolution above 1 byte had its prefixes compressed every N bytes "
@@ -99,7 +102,7 @@ def run(args) -> int:
     if args.png:
         from ..explain.static import render_png
 
-        png = render_png(report)
+        png = render_png(report, offset=args.png_offset)
     write_atomic(out, page, force=args.force)
     if png is not None:
         write_atomic(args.png, png, force=args.force)
@@ -112,7 +115,7 @@ def run(args) -> int:
         for col in ("model", "total bits", "bits/byte", "seconds"):
             table.add_column(col, justify="left" if col == "model" else "right")
         for m in report.models:
-            table.add_row(m.spec, f"{m.total:,.3f}", f"{m.bits_per_byte:.4f}", f"{m.seconds:.2f}")
+            table.add_row(m.name, f"{m.total:,.3f}", f"{m.bits_per_byte:.4f}", f"{m.seconds:.2f}")
         console().print(table)
         note = f" ({report.cut})" if report.cut else ""
         console().print(f"{len(report.data):,} bytes{note}; computed in {computing:.2f} s "

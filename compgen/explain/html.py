@@ -60,7 +60,7 @@ def _b64(a: np.ndarray) -> str:
 def payload(report: Report, images: dict | None = None) -> dict:
     models = []
     for m in report.models:
-        entry = {"spec": m.spec, "total": float(m.total), "bpb": m.bits_per_byte, "method": m.method,
+        entry = {"spec": m.spec, "label": m.label or m.spec, "total": float(m.total), "bpb": m.bits_per_byte, "method": m.method,
                  "resolution": m.resolution, "seconds": round(m.seconds, 3)}
         if report.modality in ("image", "audio"):
             entry["bits64"] = _b64(m.bits)  # float32, little endian
@@ -157,7 +157,7 @@ const what = {text:"bytes of text", bytes:"bytes", image:"pixels (8-bit grayscal
 document.getElementById("sub").textContent = `${N.toLocaleString()} ${what}` + (D.pieces > 1 ? `, coded as ${D.pieces} pieces, each on its own (as cgz score does)` : "")
   + (D.cut ? ` — ${D.cut}` : "");
 const tb = document.querySelector("#totals tbody");
-M.forEach((m, k) => { const tr = el("tr"); tr.appendChild(el("td", {}, m.spec));
+M.forEach((m, k) => { const tr = el("tr"); tr.appendChild(el("td", {title: m.spec}, m.label + (m.label !== m.spec ? ` (${m.spec})` : "")));
   tr.appendChild(el("td", {"class":"num total", "data-model": String(k), "data-spec": m.spec, "data-total": String(m.total)}, m.total.toLocaleString(undefined, {maximumFractionDigits: 3})));
   tr.appendChild(el("td", {"class":"num bpb", "data-model": String(k), "data-bpb": String(m.bpb)}, fmt(m.bpb, 4)));
   tr.appendChild(el("td", {}, m.method)); tr.appendChild(el("td", {"class":"num"}, fmt(m.seconds, 2))); tb.appendChild(tr); });
@@ -175,14 +175,14 @@ function legendFor(kind){
   legend.innerHTML = "";
   const c = el("canvas", {"class":"ramp", width:"260", height:"12"}); const g = c.getContext("2d");
   for (let x = 0; x < 260; x++){ g.fillStyle = kind === "diff" ? diffColour((x/259*2-1)*D.diff_bits) : bitsColour(x/259*D.max_bits); g.fillRect(x,0,1,12); }
-  if (kind === "diff"){ legend.append(el("span", {}, `${M[diffB].spec} cheaper by ${D.diff_bits}+ bits`), c, el("span", {}, `${M[diffA].spec} cheaper by ${D.diff_bits}+ bits`));
-    legend.append(el("span", {}, ` (blue: ${M[diffB].spec} beats ${M[diffA].spec}; red: ${M[diffA].spec} beats ${M[diffB].spec}; colour = bits under ${M[diffB].spec} − bits under ${M[diffA].spec})`)); }
+  if (kind === "diff"){ legend.append(el("span", {}, `${M[diffB].label} cheaper by ${D.diff_bits}+ bits`), c, el("span", {}, `${M[diffA].label} cheaper by ${D.diff_bits}+ bits`));
+    legend.append(el("span", {}, ` (blue: ${M[diffB].label} beats ${M[diffA].label}; red: ${M[diffA].label} beats ${M[diffB].label}; colour = bits under ${M[diffB].label} − bits under ${M[diffA].label})`)); }
   else { legend.append(el("span", {}, "0 bits"), c, el("span", {}, `${D.max_bits}+ bits per ${D.modality === "audio" ? "sample" : D.modality === "image" ? "pixel" : "byte"}`), el("span", {}, " (pale blue: < 0)")); }
 }
 function show(k){ panes.forEach((p, i) => p.classList.toggle("hidden", i !== k)); [...tabs.children].forEach((b, i) => b.classList.toggle("on", i === k));
   legendFor(k === M.length ? "diff" : "bits"); }
 function addTab(label, k){ const b = el("button", {type:"button"}, label); b.onclick = () => show(k); tabs.appendChild(b); }
-M.forEach((m, k) => addTab(m.spec, k));
+M.forEach((m, k) => addTab(m.label, k));
 if (M.length > 1) addTab("difference", M.length);
 const controls = document.getElementById("controls");
 // ---------------------------------------------------------------- text
@@ -208,10 +208,10 @@ function byteLabel(b){ if (b === 10) return "\\n"; if (b === 9) return "\\t"; if
 const tip = document.getElementById("tip");
 function tipText(i){
   const lines = [`byte ${i}: ${byteLabel(bytes[i])} (0x${bytes[i].toString(16).padStart(2,"0")})`];
-  M.forEach((m, k) => lines.push(`${m.spec.padEnd(14)} ${fmt(m.bits[i], 3).padStart(8)} bits`));
-  if (M.length > 1) lines.push(`${M[diffB].spec} − ${M[diffA].spec}: ${fmt(M[diffB].bits[i] - M[diffA].bits[i], 3)} bits`);
+  M.forEach((m, k) => lines.push(`${m.label.padEnd(14)} ${fmt(m.bits[i], 3).padStart(8)} bits`));
+  if (M.length > 1) lines.push(`${M[diffB].label} − ${M[diffA].label}: ${fmt(M[diffB].bits[i] - M[diffA].bits[i], 3)} bits`);
   M.forEach((m, k) => { const t = tokenOf[k]; if (!t || t[i] < 0) return; const tk = m.tokens[t[i]];
-    lines.push("", `${m.spec}: token ${JSON.stringify(tk[3])} (bytes ${tk[0]}..${tk[1]-1}), ${fmt(tk[2], 3)} bits`, "  predicted next:");
+    lines.push("", `${m.label}: token ${JSON.stringify(tk[3])} (bytes ${tk[0]}..${tk[1]-1}), ${fmt(tk[2], 3)} bits`, "  predicted next:");
     tk[4].forEach(p => lines.push(`    ${(JSON.stringify(p[0])).padEnd(20)} ${(100 * p[1]).toFixed(2)} %`)); });
   return lines.join("\n");
 }
@@ -231,16 +231,16 @@ function buildMedia(){
     if (D.modality === "image"){
       const f1 = el("figure"); f1.append(el("img", {src: imgs.picture, width: String(D.width), alt: "picture"}), el("figcaption", {}, "the picture (grayscale, as coded)"));
       const f2 = el("figure"); const im = el("img", {src: imgs[key], width: String(D.width), alt: key, "class":"heat", "data-model": String(k)});
-      f2.append(im, el("figcaption", {}, k < M.length ? `bits per pixel under ${M[k].spec}` : `difference: ${M[diffB].spec} − ${M[diffA].spec}`));
+      f2.append(im, el("figcaption", {}, k < M.length ? `bits per pixel under ${M[k].label}` : `difference: ${M[diffB].label} − ${M[diffA].label}`));
       pane.append(f1, f2);
       im.addEventListener("mousemove", ev => { const r = im.getBoundingClientRect(); const x = Math.floor((ev.clientX - r.left) / r.width * D.width), y = Math.floor((ev.clientY - r.top) / r.height * D.height);
         const [pr, pc] = D.patch, nc = D.grid[1]; const i = (Math.floor(y / pr) * nc + Math.floor(x / pc)) * pr * pc + (y % pr) * pc + (x % pc);
-        if (i < 0 || i >= N) return; const lines = [`pixel (${x}, ${y}) value ${bytes[i]}`]; M.forEach(m => lines.push(`${m.spec.padEnd(14)} ${fmt(m.bits[i], 3).padStart(8)} bits`));
+        if (i < 0 || i >= N) return; const lines = [`pixel (${x}, ${y}) value ${bytes[i]}`]; M.forEach(m => lines.push(`${m.label.padEnd(14)} ${fmt(m.bits[i], 3).padStart(8)} bits`));
         tip.textContent = lines.join("\n"); tip.style.display = "block"; place(ev); });
       im.addEventListener("mouseleave", () => { tip.style.display = "none"; });
     } else {
       const f = el("figure"); f.append(el("img", {src: imgs[key], alt: key, style: "max-width:1100px;width:100%"}),
-        el("figcaption", {}, k < M.length ? `waveform, spectrogram and bits per sample under ${M[k].spec}` : `difference per sample: ${M[diffB].spec} − ${M[diffA].spec}`));
+        el("figcaption", {}, k < M.length ? `waveform, spectrogram and bits per sample under ${M[k].label}` : `difference per sample: ${M[diffB].label} − ${M[diffA].label}`));
       pane.append(f);
     }
     views.appendChild(pane); panes.push(pane);
@@ -251,11 +251,15 @@ if (D.modality === "image" || D.modality === "audio") buildMedia(); else {
   const sel = (label, val, fn, opts) => { const s = el("select"); opts.forEach(([v, t]) => { const o = el("option", {value: String(v)}, t); if (v === val) o.selected = true; s.appendChild(o); });
     s.onchange = () => fn(+s.value); controls.append(el("span", {}, label), s); };
   sel("colour average over", smooth, v => { smooth = v; colourText(); }, [[1,"1 byte (exact)"],[4,"4 bytes"],[8,"8 bytes"],[16,"16 bytes"],[32,"32 bytes"]]);
-  if (M.length > 1){ const opts = M.map((m, k) => [k, m.spec]);
+  if (M.length > 1){ const opts = M.map((m, k) => [k, m.label]);
     sel(" difference: A =", diffA, v => { diffA = v; colourText(); if (!panes[M.length].classList.contains("hidden")) legendFor("diff"); }, opts);
     sel(" B =", diffB, v => { diffB = v; colourText(); if (!panes[M.length].classList.contains("hidden")) legendFor("diff"); }, opts); }
 }
-show(0);
+// the first view from the address: #view=K (0-based) or #view=diff, #smooth=N
+const hash = new URLSearchParams(location.hash.slice(1));
+if (hash.get("smooth") && !(D.modality === "image" || D.modality === "audio")) { smooth = Math.max(1, +hash.get("smooth") || 1); colourText();
+  const s0 = controls.querySelector("select"); if (s0) s0.value = String(smooth); }
+const v0 = hash.get("view"); show(v0 === "diff" && M.length > 1 ? M.length : Math.min(M.length - 1, Math.max(0, +v0 || 0)));
 document.body.dataset.ready = "1";
 </script></body></html>
 """

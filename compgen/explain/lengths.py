@@ -45,6 +45,11 @@ class ByteLengths:
     resolution: int = 1  # bytes that share one value (strided routes)
     tokens: list = field(default_factory=list)  # token LMs: (start, end, bits, [(text, prob), ...])
     seconds: float = 0.0
+    label: str = ""  # the spec as the user wrote it (the page's short name)
+
+    @property
+    def name(self) -> str:
+        return self.label or self.spec
 
     @property
     def bits_per_byte(self) -> float:

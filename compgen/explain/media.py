@@ -113,13 +113,13 @@ def audio_figure(report: Report, which: list, width: float = 11.0):
             ax.fill_between(t, 0, v, where=v < 0, color="#2166ac", lw=0)
             ax.fill_between(t, 0, v, where=v >= 0, color="#b2182b", lw=0)
             ax.axhline(0, color="#888", lw=0.5)
-            ax.set_ylabel(f"{report.models[b].spec}\n− {report.models[a].spec}", fontsize=8)
+            ax.set_ylabel(f"{report.models[b].name}\n− {report.models[a].name}", fontsize=8)
         else:
             bits = report.models[k].bits
             ax.plot(t, moving_average(bits, w10), color="#fe9929", lw=0.5, label="10 ms average")
             ax.plot(t, moving_average(bits, w100), color="#662506", lw=1.2, label="100 ms average")
             ax.set_ylim(0, max(8.5, float(np.percentile(moving_average(bits, w10), 99.5)) * 1.05))
-            ax.set_ylabel(f"{report.models[k].spec}\nbits/sample", fontsize=8)
+            ax.set_ylabel(f"{report.models[k].name}\nbits/sample", fontsize=8)
             ax.text(0.995, 0.92, f"{report.models[k].bits_per_byte:.3f} bits/sample overall", transform=ax.transAxes,
                     ha="right", va="top", fontsize=8)
     axes[-1].set_xlabel("seconds")

@@ -118,10 +118,10 @@ def check_specs(specs: list[str], report: Report, lm_binary: bool = False) -> li
 
 
 def parse_diff(text: str | None, specs: list[str]) -> tuple[int, int]:
-    if len(specs) < 2:
-        return (0, 0)
     if not text:
-        return (0, 1)
+        return (0, 1) if len(specs) > 1 else (0, 0)
+    if len(specs) < 2:
+        raise UsageError("--diff needs two models in -m")
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != 2:
         raise UsageError("--diff takes two models: A,B (specs from -m, or their positions 1..n)")

@@ -17,12 +17,16 @@ COLUMNS = 96
 LINES = 14
 
 
-def _layout(data: bytes, columns: int, lines: int) -> list[tuple[int, int, int, str]]:
-    """(row, col, byte index, glyph) of the bytes that fit ``lines`` rows of ``columns``."""
+def _layout(data: bytes, columns: int, lines: int, offset: int = 0) -> list[tuple[int, int, int, str]]:
+    """(row, col, byte index, glyph) of the bytes from the line holding ``offset`` on that
+    fit ``lines`` rows of ``columns``."""
     g, breaks = glyphs(data)
     brk = set(breaks)
+    start = max([b + 1 for b in breaks if b < offset] + [0]) if offset > 0 else 0
     out, row, col = [], 0, 0
     for i, ch in enumerate(g):
+        if i < start:
+            continue
         if row >= lines:
             break
         if ch == "" and out:  # a UTF-8 continuation byte shares its character's cell
@@ -40,13 +44,13 @@ def _smooth(bits: np.ndarray, w: int) -> np.ndarray:
     return moving_average(bits, w) if w > 1 else bits
 
 
-def text_figure(report: Report, columns: int = COLUMNS, lines: int = LINES):
+def text_figure(report: Report, columns: int = COLUMNS, lines: int = LINES, offset: int = 0):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cells = _layout(report.data, columns, lines)
+    cells = _layout(report.data, columns, lines, offset)
     panels = list(range(len(report.models))) + (["diff"] if len(report.models) > 1 else [])
     fig, axes = plt.subplots(len(panels), 1, figsize=(columns * 0.105, len(panels) * (lines * 0.2 + 0.45)))
     axes = np.atleast_1d(axes)
@@ -56,12 +60,12 @@ def text_figure(report: Report, columns: int = COLUMNS, lines: int = LINES):
         if k == "diff":
             vals = _smooth(report.models[b].bits, report.smooth) - _smooth(report.models[a].bits, report.smooth)
             rgb = diff_rgb(vals)
-            title = (f"difference: bits under {report.models[b].spec} − bits under {report.models[a].spec} "
-                     f"(blue: {report.models[b].spec} cheaper, red: {report.models[a].spec} cheaper, ±{DIFF_BITS:g} bits)")
+            title = (f"difference: bits under {report.models[b].name} − bits under {report.models[a].name} "
+                     f"(blue: {report.models[b].name} cheaper, red: {report.models[a].name} cheaper, ±{DIFF_BITS:g} bits)")
         else:
             m = report.models[k]
             rgb = bits_rgb(_smooth(m.bits, report.smooth))
-            title = f"{m.spec}: {m.bits_per_byte:.3f} bits/byte ({m.total:,.0f} bits), colour 0..{MAX_BITS:g}+ bits per byte"
+            title = f"{m.name}: {m.bits_per_byte:.3f} bits/byte ({m.total:,.0f} bits), colour 0..{MAX_BITS:g}+ bits per byte"
         for row, col, i, _ in cells:
             grid[row, col] = rgb[i]
         ax.imshow(grid, aspect="auto", interpolation="nearest", extent=(0, columns, lines, 0))
@@ -84,10 +88,10 @@ def image_figure(report: Report):
     import matplotlib.pyplot as plt
 
     maps = [report.picture_bits(k) for k in range(len(report.models))]
-    panels = [("picture", None)] + [(f"{m.spec}: {m.bits_per_byte:.3f} bits/pixel", k) for k, m in enumerate(report.models)]
+    panels = [("picture", None)] + [(f"{m.name}: {m.bits_per_byte:.3f} bits/pixel", k) for k, m in enumerate(report.models)]
     if len(maps) > 1:
         a, b = report.diff
-        panels.append((f"{report.models[b].spec} − {report.models[a].spec} (blue: {report.models[b].spec} cheaper)",
+        panels.append((f"{report.models[b].name} − {report.models[a].name} (blue: {report.models[b].name} cheaper)",
                        "diff"))
     h, w = report.picture.shape
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.2 * h / w + 0.5))
@@ -106,11 +110,11 @@ def image_figure(report: Report):
     return fig
 
 
-def render_png(report: Report, dpi: int = 110) -> bytes:
+def render_png(report: Report, dpi: int = 110, offset: int = 0) -> bytes:
     if report.modality == "image":
         fig = image_figure(report)
     elif report.modality == "audio":
         fig = audio_figure(report, list(range(len(report.models))) + (["diff"] if len(report.models) > 1 else []))
     else:
-        fig = text_figure(report)
+        fig = text_figure(report, offset=offset)
     return figure_png(fig, dpi=dpi)
