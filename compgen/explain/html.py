@@ -113,7 +113,7 @@ table.tot{border-collapse:collapse;margin:8px 0 10px} .tot td,.tot th{border-bot
 .legend{display:flex;align-items:center;gap:8px;margin:4px 0 8px;color:#444;font-size:12px}
 .ramp{width:260px;height:12px;border:1px solid #ccc}
 .pane{font:13px/1.55 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre-wrap;word-break:break-all;
- border:1px solid #ddd;padding:10px;max-width:1100px}
+ border:1px solid #ddd;padding:10px;max-width:1100px;max-height:72vh;overflow-y:auto}
 .pane .b{border-radius:2px}
 .hidden{display:none}
 #tip{position:fixed;pointer-events:none;background:#fffffb;border:1px solid #999;box-shadow:0 2px 6px rgba(0,0,0,.2);
@@ -157,7 +157,7 @@ const what = {text:"bytes of text", bytes:"bytes", image:"pixels (8-bit grayscal
 document.getElementById("sub").textContent = `${N.toLocaleString()} ${what}` + (D.pieces > 1 ? `, coded as ${D.pieces} pieces, each on its own (as cgz score does)` : "")
   + (D.cut ? ` — ${D.cut}` : "");
 const tb = document.querySelector("#totals tbody");
-M.forEach((m, k) => { const tr = el("tr"); tr.appendChild(el("td", {title: m.spec}, m.label + (m.label !== m.spec ? ` (${m.spec})` : "")));
+M.forEach((m, k) => { const tr = el("tr"); tr.appendChild(el("td", {title: m.spec}, m.label));
   tr.appendChild(el("td", {"class":"num total", "data-model": String(k), "data-spec": m.spec, "data-total": String(m.total)}, m.total.toLocaleString(undefined, {maximumFractionDigits: 3})));
   tr.appendChild(el("td", {"class":"num bpb", "data-model": String(k), "data-bpb": String(m.bpb)}, fmt(m.bpb, 4)));
   tr.appendChild(el("td", {}, m.method)); tr.appendChild(el("td", {"class":"num"}, fmt(m.seconds, 2))); tb.appendChild(tr); });
@@ -255,11 +255,13 @@ if (D.modality === "image" || D.modality === "audio") buildMedia(); else {
     sel(" difference: A =", diffA, v => { diffA = v; colourText(); if (!panes[M.length].classList.contains("hidden")) legendFor("diff"); }, opts);
     sel(" B =", diffB, v => { diffB = v; colourText(); if (!panes[M.length].classList.contains("hidden")) legendFor("diff"); }, opts); }
 }
-// the first view from the address: #view=K (0-based) or #view=diff, #smooth=N
+// the first view from the address: #view=K (0-based) or #view=diff, #smooth=N, #at=BYTE (scrolls the text there)
 const hash = new URLSearchParams(location.hash.slice(1));
 if (hash.get("smooth") && !(D.modality === "image" || D.modality === "audio")) { smooth = Math.max(1, +hash.get("smooth") || 1); colourText();
   const s0 = controls.querySelector("select"); if (s0) s0.value = String(smooth); }
-const v0 = hash.get("view"); show(v0 === "diff" && M.length > 1 ? M.length : Math.min(M.length - 1, Math.max(0, +v0 || 0)));
+const v0 = hash.get("view"), at = hash.get("at"); show(v0 === "diff" && M.length > 1 ? M.length : Math.min(M.length - 1, Math.max(0, +v0 || 0)));
+if (at !== null){ const pane = panes.find(p => !p.classList.contains("hidden")), cell = pane && pane.querySelector(`[data-i="${+at}"]`);
+  if (cell) pane.scrollTop = cell.offsetTop - pane.offsetTop - 8; }
 document.body.dataset.ready = "1";
 </script></body></html>
 """
