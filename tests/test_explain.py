@@ -305,5 +305,5 @@ def test_image_and_audio_pages(tmp_path, cli):
     assert r.code == 0, r.err
     d = _payload((tmp_path / "s.html").read_text())
     assert d["n"] == 8000 and d["pieces"] == 4 and set(d["images"]) == {"model0", "model1", "diff"}
-    bits = np.frombuffer(__import__("base64").b64decode(d["models"][1]["bits64"]), dtype="<f4")
+    bits = np.frombuffer(__import__("base64").b64decode(d["models"][1]["bits64"]), dtype="<i2") / d["quantum"]
     assert bits[6000:].mean() < bits[:4000].mean()  # silence is cheaper than the tone's start

@@ -25,7 +25,7 @@ def add_parser(sub):
     p.add_argument("--png-offset", type=int, default=0, metavar="N",
                    help="text: the static PNG shows the lines from byte N on (default 0)")
     p.add_argument("--diff", metavar="A,B", help="the two models of the difference view (default: the first two)")
-    p.add_argument("--smooth", type=int, default=1, help="average the colours over N bytes (display only; default 1)")
+    p.add_argument("--smooth", type=int, default=1, help="average the colours over N bytes (images: N x N pixels; display only; default 1)")
     p.add_argument("--stride", type=int, default=None,
                    help="codecs without a fast exact route: compress the prefix every N bytes (default: chosen from "
                         "--budget; each step's bits are spread over its bytes)")

@@ -53,8 +53,13 @@ def glyphs(data: bytes) -> tuple[list[str], list[int]]:
     return out, breaks
 
 
+#: media bits travel as int16 in 1/64 bit (hover values; the totals are exact floats)
+QUANTUM = 64
+
+
 def _b64(a: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode()
+    q = np.clip(np.rint(np.asarray(a, dtype=np.float64) * QUANTUM), -32768, 32767).astype("<i2")
+    return base64.b64encode(q.tobytes()).decode()
 
 
 def payload(report: Report, images: dict | None = None) -> dict:
@@ -63,7 +68,7 @@ def payload(report: Report, images: dict | None = None) -> dict:
         entry = {"spec": m.spec, "label": m.label or m.spec, "total": float(m.total), "bpb": m.bits_per_byte, "method": m.method,
                  "resolution": m.resolution, "seconds": round(m.seconds, 3)}
         if report.modality in ("image", "audio"):
-            entry["bits64"] = _b64(m.bits)  # float32, little endian
+            entry["bits64"] = _b64(m.bits)  # int16 little endian, 1/QUANTUM bits
         else:
             entry["bits"] = [round(float(v), 4) for v in m.bits]
         if m.tokens and report.modality not in ("image", "audio"):
@@ -72,7 +77,8 @@ def payload(report: Report, images: dict | None = None) -> dict:
         models.append(entry)
     out = {"source": report.source, "modality": report.modality, "n": len(report.data), "cut": report.cut,
            "original": report.original_bytes, "models": models, "diff": list(report.diff), "smooth": report.smooth,
-           "max_bits": MAX_BITS, "diff_bits": DIFF_BITS, "notes": report.notes, "pieces": report.pieces}
+           "max_bits": MAX_BITS, "diff_bits": DIFF_BITS, "notes": report.notes, "pieces": report.pieces,
+           "quantum": QUANTUM}
     if report.modality in ("image", "audio"):
         out["bytes64"] = base64.b64encode(report.data).decode()
     else:
@@ -124,7 +130,7 @@ table.tot{border-collapse:collapse;margin:8px 0 10px} .tot td,.tot th{border-bot
 </style></head><body>
 <h1 id="title"></h1>
 <p class="sub" id="sub"></p>
-<table class="tot" id="totals"><thead><tr><th>model</th><th>total bits</th><th>bits/byte</th><th>how</th><th>seconds</th></tr></thead><tbody></tbody></table>
+<table class="tot" id="totals"><thead><tr><th>model</th><th>total bits</th><th id="unit">bits/byte</th><th>how</th><th>seconds</th></tr></thead><tbody></tbody></table>
 <div class="note" id="meaning"></div>
 <div class="bar" id="tabs"></div>
 <div class="bar" id="controls"></div>
@@ -137,8 +143,9 @@ table.tot{border-collapse:collapse;margin:8px 0 10px} .tot td,.tot th{border-bot
 const D = JSON.parse(document.getElementById("data").textContent);
 const M = D.models, N = D.n;
 const bytes = Uint8Array.from(atob(D.bytes64), c => c.charCodeAt(0));
-function f32(b64){const s=atob(b64);const u=new Uint8Array(s.length);for(let i=0;i<s.length;i++)u[i]=s.charCodeAt(i);return new Float32Array(u.buffer);}
-M.forEach(m => { if (m.bits64) m.bits = f32(m.bits64); });
+function i16(b64){const s=atob(b64);const u=new Uint8Array(s.length);for(let i=0;i<s.length;i++)u[i]=s.charCodeAt(i);
+  const q=new Int16Array(u.buffer), out=new Float64Array(q.length); for(let i=0;i<q.length;i++) out[i]=q[i]/D.quantum; return out;}
+M.forEach(m => { if (m.bits64) m.bits = i16(m.bits64); });
 const el = (tag, attrs, text) => { const e = document.createElement(tag); for (const k in (attrs||{})) e.setAttribute(k, attrs[k]); if (text !== undefined) e.textContent = text; return e; };
 // colour scales: sequential (bits) and diverging (difference)
 const SEQ = [[255,255,229],[255,247,188],[254,227,145],[254,196,79],[254,153,41],[236,112,20],[204,76,2],[153,52,4],[102,37,6]];
@@ -161,8 +168,10 @@ M.forEach((m, k) => { const tr = el("tr"); tr.appendChild(el("td", {title: m.spe
   tr.appendChild(el("td", {"class":"num total", "data-model": String(k), "data-spec": m.spec, "data-total": String(m.total)}, m.total.toLocaleString(undefined, {maximumFractionDigits: 3})));
   tr.appendChild(el("td", {"class":"num bpb", "data-model": String(k), "data-bpb": String(m.bpb)}, fmt(m.bpb, 4)));
   tr.appendChild(el("td", {}, m.method)); tr.appendChild(el("td", {"class":"num"}, fmt(m.seconds, 2))); tb.appendChild(tr); });
+const unit = D.modality === "image" ? "pixel" : D.modality === "audio" ? "sample" : "byte";
+document.getElementById("unit").textContent = "bits/" + unit;
 document.getElementById("meaning").innerHTML =
-  "Each cell is one byte, coloured by its code length −log<sub>2</sub> p(byte | everything before it) under the model; the cells of a model add up to its total, " +
+  (unit === "byte" ? "Each cell is one byte" : `Each ${unit} is one byte`) + ", coloured by its code length −log<sub>2</sub> p(byte | everything before it) under the model; the cells of a model add up to its total, " +
   "which is the Model's code length of the input (what <code>cgz score</code> reports). For a codec this is the paper's definition p(x) = 2<sup>−8·|C(x)|</sup>: " +
   "a byte costs 8 × (|C(prefix + byte)| − |C(prefix)|) bits, the growth of the compressed prefix, so most codec bytes cost 0 or 8 bits (and a byte that lets the codec re-plan can cost less than 0). " +
   "For a token LM, a token's teacher-forced bits are split over its bytes by the model's own probabilities of the token prefixes." +
@@ -231,7 +240,8 @@ function buildMedia(){
     if (D.modality === "image"){
       const f1 = el("figure"); f1.append(el("img", {src: imgs.picture, width: String(D.width), alt: "picture"}), el("figcaption", {}, "the picture (grayscale, as coded)"));
       const f2 = el("figure"); const im = el("img", {src: imgs[key], width: String(D.width), alt: key, "class":"heat", "data-model": String(k)});
-      f2.append(im, el("figcaption", {}, k < M.length ? `bits per pixel under ${M[k].label}` : `difference: ${M[diffB].label} − ${M[diffA].label}`));
+      const avg = D.smooth > 1 ? ` (colours averaged over ${D.smooth}x${D.smooth} pixels)` : "";
+      f2.append(im, el("figcaption", {}, (k < M.length ? `bits per pixel under ${M[k].label}` : `difference: ${M[diffB].label} − ${M[diffA].label}`) + avg));
       pane.append(f1, f2);
       im.addEventListener("mousemove", ev => { const r = im.getBoundingClientRect(); const x = Math.floor((ev.clientX - r.left) / r.width * D.width), y = Math.floor((ev.clientY - r.top) / r.height * D.height);
         const [pr, pc] = D.patch, nc = D.grid[1]; const i = (Math.floor(y / pr) * nc + Math.floor(x / pc)) * pr * pc + (y % pr) * pc + (x % pc);

@@ -53,10 +53,20 @@ def data_uri(png: bytes) -> str:
 
 
 # ------------------------------------------------------------------ images
+def smoothed_maps(report: Report) -> list[np.ndarray]:
+    """Each model's bits per pixel, box-averaged over ``smooth`` x ``smooth`` pixels (display only)."""
+    maps = [report.picture_bits(k) for k in range(len(report.models))]
+    if report.smooth > 1:
+        from scipy.ndimage import uniform_filter
+
+        maps = [uniform_filter(m, size=report.smooth, mode="nearest") for m in maps]
+    return maps
+
+
 def image_pngs(report: Report) -> dict[str, bytes]:
     """PNG bytes: the picture, one heat map per model, the difference (if two models)."""
     out = {"picture": png_bytes(np.stack([report.picture] * 3, axis=-1))}
-    maps = [report.picture_bits(k) for k in range(len(report.models))]
+    maps = smoothed_maps(report)
     for k, m in enumerate(maps):
         out[f"model{k}"] = png_bytes(bits_rgb(m))
     if len(maps) > 1:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .html import DIFF_BITS, MAX_BITS, glyphs
-from .media import audio_figure, bits_rgb, diff_rgb, figure_png
+from .media import audio_figure, bits_rgb, diff_rgb, figure_png, smoothed_maps
 from .report import Report
 
 COLUMNS = 96
@@ -87,7 +87,7 @@ def image_figure(report: Report):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    maps = [report.picture_bits(k) for k in range(len(report.models))]
+    maps = smoothed_maps(report)
     panels = [("picture", None)] + [(f"{m.name}: {m.bits_per_byte:.3f} bits/pixel", k) for k, m in enumerate(report.models)]
     if len(maps) > 1:
         a, b = report.diff
@@ -105,7 +105,8 @@ def image_figure(report: Report):
             ax.imshow(bits_rgb(maps[k]), interpolation="nearest")
         ax.set_title(title, fontsize=8)
         ax.set_axis_off()
-    fig.suptitle(f"Where the bits go: {report.source} (0..{MAX_BITS:g}+ bits per pixel)", fontsize=9)
+    avg = f", averaged over {report.smooth}x{report.smooth} pixels" if report.smooth > 1 else ""
+    fig.suptitle(f"Where the bits go: {report.source} (0..{MAX_BITS:g}+ bits per pixel{avg})", fontsize=9)
     fig.tight_layout()
     return fig
 
