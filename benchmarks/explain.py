@@ -21,7 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# ../shared/data next to the checkout (a worktree under wt/ looks one level further up)
+DATA = next((p / "shared" / "data" for p in Path(__file__).resolve().parents[1:4] if (p / "shared" / "data").is_dir()),
+            Path("../shared/data"))
 
 
 def uptime() -> str:
@@ -34,6 +36,7 @@ def main(argv=None) -> int:
     ap.add_argument("--file", default=str(DATA / "canterbury" / "alice29.txt"))
     ap.add_argument("--bytes", type=int, default=20000)
     ap.add_argument("--baseline", action="store_true", help="also time the plain code_length of each model")
+    ap.add_argument("--page", help="also write the page (the same HTML `cgz explain` writes)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "explain.json"))
     args = ap.parse_args(argv)
 
@@ -45,7 +48,9 @@ def main(argv=None) -> int:
     data = Path(args.file).read_bytes()[: args.bytes]
     before = uptime()
     rows = []
-    report = Report(args.file, "text", data)
+    whole = Path(args.file).stat().st_size
+    cut = f"first {len(data):,} of {whole:,} bytes shown (--bytes)" if whole > len(data) else ""
+    report = Report(Path(args.file).name, "text", data, cut=cut, original_bytes=whole)
     for spec in args.models.split(","):
         t = time.perf_counter()
         model = compgen.load(spec)
@@ -68,6 +73,8 @@ def main(argv=None) -> int:
     page = render(report)
     render_s = time.perf_counter() - t
     after = uptime()
+    if args.page:
+        Path(args.page).write_text(page)
     explain_total = sum(r["explain_s"] for r in rows)
     print(f"{len(data):,} bytes of {Path(args.file).name}; before: {before}")
     head = f"{'model':<10} {'load s':>8} {'explain s':>10} {'cpu s':>8} {'bits/byte':>10}"

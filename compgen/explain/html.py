@@ -265,11 +265,15 @@ if (D.modality === "image" || D.modality === "audio") buildMedia(); else {
     sel(" difference: A =", diffA, v => { diffA = v; colourText(); if (!panes[M.length].classList.contains("hidden")) legendFor("diff"); }, opts);
     sel(" B =", diffB, v => { diffB = v; colourText(); if (!panes[M.length].classList.contains("hidden")) legendFor("diff"); }, opts); }
 }
-// the first view from the address: #view=K (0-based) or #view=diff, #smooth=N, #at=BYTE (scrolls the text there)
+// the first view from the address: #view=K (0-based) or #view=diff, #a=K&b=K (text: the difference's models), #smooth=N, #at=BYTE (scrolls the text there)
 const hash = new URLSearchParams(location.hash.slice(1));
 if (hash.get("smooth") && !(D.modality === "image" || D.modality === "audio")) { smooth = Math.max(1, +hash.get("smooth") || 1); colourText();
   const s0 = controls.querySelector("select"); if (s0) s0.value = String(smooth); }
-const v0 = hash.get("view"), at = hash.get("at"); show(v0 === "diff" && M.length > 1 ? M.length : Math.min(M.length - 1, Math.max(0, +v0 || 0)));
+const v0 = hash.get("view"), at = hash.get("at");
+if (M.length > 1 && hash.get("a") !== null && hash.get("b") !== null && !(D.modality === "image" || D.modality === "audio")){
+  diffA = Math.min(M.length - 1, +hash.get("a") || 0); diffB = Math.min(M.length - 1, +hash.get("b") || 0); colourText();
+  const sels = controls.querySelectorAll("select"); if (sels.length === 3){ sels[1].value = String(diffA); sels[2].value = String(diffB); } }
+show(v0 === "diff" && M.length > 1 ? M.length : Math.min(M.length - 1, Math.max(0, +v0 || 0)));
 if (at !== null){ const pane = panes.find(p => !p.classList.contains("hidden")), cell = pane && pane.querySelector(`[data-i="${+at}"]`);
   if (cell) pane.scrollTop = cell.offsetTop - pane.offsetTop - 8; }
 document.body.dataset.ready = "1";
