@@ -3,6 +3,7 @@ spends its bits, byte by byte (text), pixel by pixel (images), sample by sample 
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -73,8 +74,10 @@ def run(args) -> int:
         raise UsageError("no model given (-m gzip,ppmd,...)")
     for s in specs:  # unknown models fail before the input is read
         parse_spec(s)
-    report, pieces = load_input(args.input, max_bytes, parse_patch(args.patch), quiet=getattr(args, "quiet", False))
+    report, pieces = load_input(args.input, max_bytes, parse_patch(args.patch))
     run_specs = check_specs(specs, report, args.lm_binary)
+    if report.cut and not getattr(args, "quiet", False):
+        print(f"explain: {report.cut}", file=sys.stderr)
     report.diff = parse_diff(args.diff, specs)
     report.smooth = args.smooth
     loading = computing = 0.0

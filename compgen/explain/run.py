@@ -8,7 +8,6 @@ every total equals what ``cgz score`` reports for the same bytes.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 
@@ -25,14 +24,8 @@ class Piece:
     meta: dict
 
 
-def _say(msg: str, quiet: bool) -> None:
-    if not quiet:
-        print(f"explain: {msg}", file=sys.stderr)
-
-
-def load_input(arg: str, max_bytes: int | None, patch=(32, 64), chunk: int = 2048,
-               quiet: bool = False) -> tuple[Report, list[Piece]]:
-    """The bytes to explain, cut to ``max_bytes`` (stated in the report and on stderr)."""
+def load_input(arg: str, max_bytes: int | None, patch=(32, 64), chunk: int = 2048) -> tuple[Report, list[Piece]]:
+    """The bytes to explain, cut to ``max_bytes`` (the cut is stated in ``report.cut``)."""
     from ..data import parse_data_spec
     from ..fileio import read_input
 
@@ -53,7 +46,6 @@ def load_input(arg: str, max_bytes: int | None, patch=(32, 64), chunk: int = 204
         report = Report(arg, modality, data[:limit], original_bytes=len(data))
         if len(data) > limit:
             report.cut = f"first {limit:,} of {len(data):,} bytes shown ({how})"
-            _say(report.cut, quiet)
         return report, [Piece(report.data, {})]
     from pathlib import Path
 
@@ -79,7 +71,6 @@ def load_input(arg: str, max_bytes: int | None, patch=(32, 64), chunk: int = 204
         if (rows, cols) != (n_r, n_c):
             report.cut = (f"top-left {rows * patch[0]}x{cols * patch[1]} pixels ({len(pieces)} of {n_r * n_c} patches) "
                           f"shown ({how})")
-            _say(report.cut, quiet)
         return report, pieces
     from ..data.audio import RATE, load_u8
 
@@ -90,7 +81,6 @@ def load_input(arg: str, max_bytes: int | None, patch=(32, 64), chunk: int = 204
     if len(data) > limit:
         report.cut = (f"first {limit / RATE:.2f} s of {len(data) / RATE:.2f} s ({limit:,} of {len(data):,} samples) "
                       f"shown ({how})")
-        _say(report.cut, quiet)
     pieces = [Piece(report.data[i:i + chunk], {"rate": RATE}) for i in range(0, len(report.data), chunk)]
     report.pieces = len(pieces)
     return report, pieces
