@@ -22,6 +22,12 @@ WORDS = (b"the cat sat on the mat while a quick brown fox jumped over the lazy d
          b"she said, `what is the use of a book without pictures or conversations?' ")
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    """Each test gets an empty explain cache (it lives under XDG_CACHE_HOME)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
 def text(n: int, seed: int = 0) -> bytes:
     """English-like bytes: shuffled words of WORDS (repeats for the codecs to find)."""
     rng = np.random.default_rng(seed)
@@ -199,6 +205,17 @@ def test_huge_input_gets_a_stated_cut(tmp_path, cli):
     page = out.read_text()
     assert "first 32,768 of 40,000 bytes" in page
     assert _payload(page)["n"] == 32768
+
+
+def test_a_second_run_reads_finished_models_back(tmp_path, cli):
+    src = tmp_path / "r.txt"
+    src.write_bytes(text(3000, seed=13))
+    r = cli("explain", "-m", "gzip,ppmd", src, "-o", tmp_path / "1.html")
+    assert r.code == 0 and "read back" not in r.err
+    r = cli("explain", "-m", "ppmd,bz2", src, "-o", tmp_path / "2.html")  # as if killed after ppmd
+    assert r.code == 0 and "ppmd: lengths of an earlier run" in r.err and "bz2:" not in r.err
+    one, two = _payload((tmp_path / "1.html").read_text()), _payload((tmp_path / "2.html").read_text())
+    assert one["models"][1]["total"] == two["models"][0]["total"] and one["models"][1]["bits"] == two["models"][0]["bits"]
 
 
 def _payload(page: str) -> dict:

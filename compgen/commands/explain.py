@@ -35,6 +35,9 @@ def add_parser(sub):
     p.add_argument("--patch", default="32x64", help="image patch ROWSxCOLS (default 32x64, as cgz score)")
     p.add_argument("--lm-binary", action="store_true",
                    help="let token LMs explain binary files through their escape tokens (default: refused)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="recompute every model (default: a model finished by an earlier run on the same bytes "
+                        "and settings is read back from ~/.cache/compgen/explain, so a killed run resumes)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
     return p
 
@@ -53,7 +56,7 @@ def run(args) -> int:
     from ..errors import CompgenError, UsageError
     from ..fileio import write_atomic
     from ..registry import load, split_specs
-    from ..explain.run import check_specs, explain_model, load_input, parse_diff
+    from ..explain.run import cache_key, check_specs, explain_model, load_cached, load_input, parse_diff, save_cached
 
     out = args.output or _default_output(args.input)
     outputs = [out] + ([args.png] if args.png else [])
@@ -86,7 +89,14 @@ def run(args) -> int:
         model = load(spec)
         loading += time.perf_counter() - t
         try:
-            res = explain_model(model, pieces, stride=args.stride, budget=args.budget, label=spec)
+            key = cache_key(model, pieces, args.stride, args.budget)
+            res = None if args.no_cache else load_cached(key)
+            if res is None:
+                res = explain_model(model, pieces, stride=args.stride, budget=args.budget, label=spec)
+                save_cached(key, res)
+            elif not getattr(args, "quiet", False):
+                print(f"explain: {spec}: lengths of an earlier run on the same bytes read back (--no-cache "
+                      "recomputes)", file=sys.stderr)
         finally:
             close = getattr(model, "close", None)
             if callable(close):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -36,8 +37,6 @@ def load_input(arg: str, max_bytes: int | None, patch=(32, 64), chunk: int = 204
         raise UsageError("--bytes must be >= 1")
     how = "--bytes" if max_bytes else "the default cut; --bytes N changes it"
     if modality in ("bytes", "text"):
-        from pathlib import Path
-
         if spec and Path(spec.path).is_dir():
             raise CompgenError(f"{spec.path}: is a directory (explain takes one file)")
         data = read_input(spec.path if spec else "-")
@@ -47,8 +46,6 @@ def load_input(arg: str, max_bytes: int | None, patch=(32, 64), chunk: int = 204
         if len(data) > limit:
             report.cut = f"first {limit:,} of {len(data):,} bytes shown ({how})"
         return report, [Piece(report.data, {})]
-    from pathlib import Path
-
     if not Path(spec.path).exists():
         raise CompgenError(f"{spec.path}: no such file")
     if Path(spec.path).is_dir():
@@ -154,3 +151,57 @@ def explain_model(model, pieces: list[Piece], stride=None, budget: float = DEFAU
     method = first.method if len(parts) == 1 else first.method + f" (each of {len(parts)} pieces on its own)"
     return ByteLengths(first.spec, np.concatenate([p.bits for p in parts]), total, method, res, tokens,
                        time.perf_counter() - t)
+
+
+# ------------------------------------------------------------------ resuming
+def cache_dir() -> Path:
+    """Where finished models' lengths are kept, so a killed run resumes after its last model."""
+    import os
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "compgen" / "explain"
+
+
+def cache_key(model, pieces: list[Piece], stride, budget: float) -> str:
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    h.update(json.dumps({"spec": model.spec, "fp": model.fingerprint(), "stride": stride, "budget": budget,
+                         "v": 1}, sort_keys=True).encode())
+    for p in pieces:
+        h.update(hashlib.sha256(p.data).digest())
+        h.update(json.dumps(p.meta, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:32]
+
+
+def load_cached(key: str) -> ByteLengths | None:
+    import json
+
+    path = cache_dir() / f"{key}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            bits = np.array(z["bits"], dtype=np.float64)
+    except (OSError, ValueError, KeyError):
+        return None
+    tokens = [(a, b, tb, t, [(x, p) for x, p in preds]) for a, b, tb, t, preds in meta["tokens"]]
+    return ByteLengths(meta["spec"], bits, float(meta["total"]), meta["method"], int(meta["resolution"]), tokens,
+                       float(meta["seconds"]))
+
+
+def save_cached(key: str, res: ByteLengths) -> None:
+    """Best effort: a cache that cannot be written only costs the resume."""
+    import io
+    import json
+
+    from ..fileio import write_atomic
+
+    meta = {"spec": res.spec, "total": res.total, "method": res.method, "resolution": res.resolution,
+            "seconds": res.seconds, "tokens": res.tokens}
+    buf = io.BytesIO()
+    np.savez(buf, bits=res.bits, meta=np.array(json.dumps(meta)))
+    try:
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        write_atomic(cache_dir() / f"{key}.npz", buf.getvalue(), force=True)
+    except (OSError, CompgenError):
+        pass
