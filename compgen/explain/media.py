@@ -22,6 +22,20 @@ DIV = np.array([[33, 102, 172], [103, 169, 207], [209, 229, 240], [247, 247, 247
 NEGATIVE = np.array([198, 219, 239], dtype=np.float64)
 
 
+def pyplot():
+    """matplotlib's pyplot on the Agg backend, or a one-line MissingDependencyError."""
+    try:
+        import matplotlib
+    except ImportError:
+        from ..errors import MissingDependencyError
+
+        raise MissingDependencyError("this view needs matplotlib (pip install 'compgen[explain]')") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def ramp(stops: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Linear interpolation over colour stops; t in [0, 1] -> uint8 RGB."""
     t = np.clip(np.asarray(t, dtype=np.float64), 0, 1) * (len(stops) - 1)
@@ -41,7 +55,12 @@ def diff_rgb(d: np.ndarray) -> np.ndarray:
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
-    from PIL import Image
+    try:
+        from PIL import Image
+    except ImportError:
+        from ..errors import MissingDependencyError
+
+        raise MissingDependencyError("image views need Pillow (pip install 'compgen[explain]')") from None
 
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG", optimize=True)
@@ -88,10 +107,7 @@ def moving_average(x: np.ndarray, w: int) -> np.ndarray:
 def audio_figure(report: Report, which: list, width: float = 11.0):
     """A matplotlib figure: waveform, spectrogram, then one row per entry of ``which``
     (a model index, or "diff")."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from scipy.signal import spectrogram
 
     x = (np.frombuffer(report.data, dtype=np.uint8).astype(np.float64) - 128.0) / 128.0

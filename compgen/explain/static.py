@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .html import DIFF_BITS, MAX_BITS, glyphs
-from .media import audio_figure, bits_rgb, diff_rgb, figure_png, smoothed_maps
+from .media import audio_figure, bits_rgb, diff_rgb, figure_png, pyplot, smoothed_maps
 from .report import Report
 
 COLUMNS = 96
@@ -45,10 +45,7 @@ def _smooth(bits: np.ndarray, w: int) -> np.ndarray:
 
 
 def text_figure(report: Report, columns: int = COLUMNS, lines: int = LINES, offset: int = 0):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     cells = _layout(report.data, columns, lines, offset)
     panels = list(range(len(report.models))) + (["diff"] if len(report.models) > 1 else [])
@@ -82,10 +79,7 @@ def text_figure(report: Report, columns: int = COLUMNS, lines: int = LINES, offs
 
 
 def image_figure(report: Report):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     maps = smoothed_maps(report)
     panels = [("picture", None)] + [(f"{m.name}: {m.bits_per_byte:.3f} bits/pixel", k) for k, m in enumerate(report.models)]
