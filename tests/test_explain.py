@@ -258,7 +258,8 @@ def test_page_in_a_real_browser(tmp_path, tok_dir, cli):
     specs = ["gzip", "ppmd", f"hf:{tok_dir}:threads=1"]
     r = cli("explain", "-m", ",".join(specs), src, "-o", out)
     assert r.code == 0, r.err
-    base = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}",
+    base = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            f"--user-data-dir={tmp_path / 'profile'}",
             "--window-size=1200,900"]
     dom = subprocess.run(base + ["--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120).stdout
     assert 'data-ready="1"' in dom  # the script ran to the end
