@@ -4,6 +4,7 @@ static PNG, and one-line refusals of bad input."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import os
@@ -275,6 +276,12 @@ def test_page_in_a_real_browser(tmp_path, tok_dir, cli):
             assert abs(float(totals[model.spec]) - model.code_length(data)) <= 1e-6
         finally:
             getattr(model, "close", lambda: None)()
+    # the hover box of one byte, as the page fills it (pinned by #tip=): bits per model, token, predictions
+    i = len(data) // 2
+    dom = subprocess.run(base + ["--dump-dom", out.as_uri() + f"#tip={i}"], capture_output=True, text=True,
+                         timeout=120).stdout
+    box = html.unescape(re.search(r'<div id="tip"[^>]*>(.*?)</div>', dom, re.S).group(1))
+    assert f"byte {i}:" in box and "predicted next:" in box and box.count(" bits") >= 4
     shot = tmp_path / "shot.png"
     subprocess.run(base + [f"--screenshot={shot}", out.as_uri()], capture_output=True, timeout=120)
     from PIL import Image

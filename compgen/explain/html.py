@@ -265,7 +265,7 @@ if (D.modality === "image" || D.modality === "audio") buildMedia(); else {
     sel(" difference: A =", diffA, v => { diffA = v; colourText(); if (!panes[M.length].classList.contains("hidden")) legendFor("diff"); }, opts);
     sel(" B =", diffB, v => { diffB = v; colourText(); if (!panes[M.length].classList.contains("hidden")) legendFor("diff"); }, opts); }
 }
-// the first view from the address: #view=K (0-based) or #view=diff, #a=K&b=K (text: the difference's models), #smooth=N, #at=BYTE (scrolls the text there)
+// the first view from the address: #view=K (0-based) or #view=diff, #a=K&b=K (text: the difference's models), #smooth=N, #at=BYTE (scrolls the text there), #tip=BYTE (shows that byte's hover box)
 const hash = new URLSearchParams(location.hash.slice(1));
 if (hash.get("smooth") && !(D.modality === "image" || D.modality === "audio")) { smooth = Math.max(1, +hash.get("smooth") || 1); colourText();
   const s0 = controls.querySelector("select"); if (s0) s0.value = String(smooth); }
@@ -276,6 +276,9 @@ if (M.length > 1 && hash.get("a") !== null && hash.get("b") !== null && !(D.moda
 show(v0 === "diff" && M.length > 1 ? M.length : Math.min(M.length - 1, Math.max(0, +v0 || 0)));
 if (at !== null){ const pane = panes.find(p => !p.classList.contains("hidden")), cell = pane && pane.querySelector(`[data-i="${+at}"]`);
   if (cell) pane.scrollTop = cell.offsetTop - pane.offsetTop - 8; }
+if (hash.get("tip") !== null && !(D.modality === "image" || D.modality === "audio")){  // #tip=BYTE: its hover box, pinned
+  const i = Math.min(N - 1, Math.max(0, +hash.get("tip") || 0)); tip.textContent = tipText(i); tip.style.display = "block";
+  tip.style.right = "16px"; tip.style.top = "16px"; tip.dataset.i = String(i); }
 document.body.dataset.ready = "1";
 </script></body></html>
 """
