@@ -61,9 +61,10 @@ def spread(cuts: list[int], sizes: list[int]) -> np.ndarray:
     each step's ``8 * growth`` shared evenly by the bytes of that step."""
     n = cuts[-1]
     out = np.zeros(n, dtype=np.float64)
-    for (a, b), (sa, sb) in zip(zip(cuts, cuts[1:], strict=False), zip(sizes, sizes[1:], strict=False), strict=False):
+    for j in range(len(cuts) - 1):
+        a, b = cuts[j], cuts[j + 1]
         if b > a:
-            out[a:b] = 8.0 * (sb - sa) / (b - a)
+            out[a:b] = 8.0 * (sizes[j + 1] - sizes[j]) / (b - a)
     return out
 
 
@@ -227,8 +228,9 @@ def prefix_code_lengths(model: Model, data: bytes, stride: int | None, budget: f
     lengths = [0.0] + [float(model.code_length(bytes(data[:c]))) for c in cuts[1:-1]] + [last]
     advance(n)
     bits = np.zeros(n)
-    for (a, b), (la, lb) in zip(zip(cuts, cuts[1:], strict=False), zip(lengths, lengths[1:], strict=False), strict=False):
-        bits[a:b] = (lb - la) / (b - a)
+    for j in range(len(cuts) - 1):
+        a, b = cuts[j], cuts[j + 1]
+        bits[a:b] = (lengths[j + 1] - lengths[j]) / (b - a)
     return ByteLengths(model.spec, bits, last, "growth of the Model's code length of the prefix", stride)
 
 
