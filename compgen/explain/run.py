@@ -144,7 +144,7 @@ def explain_model(model, pieces: list[Piece], stride=None, budget: float = DEFAU
     first = parts[0]
     tokens = []
     offset = 0
-    for p, piece in zip(parts, pieces, strict=False):
+    for p, piece in zip(parts, pieces, strict=True):
         tokens += [(a + offset, b + offset, *rest) for a, b, *rest in p.tokens]
         offset += len(piece.data)
     res = max(p.resolution for p in parts)

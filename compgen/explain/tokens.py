@@ -152,9 +152,9 @@ def lm_lengths(model, data: bytes, top: int = 5, advance=lambda n: None) -> Byte
 
     logps = model.windows_logprobs(windows, batch, visit=visit)
     token_bits = np.zeros(n_tok, dtype=np.float64)
-    for lp, (lo, hi, start) in zip(logps, spans, strict=False):
+    for lp, (lo, hi, start) in zip(logps, spans, strict=True):
         token_bits[start:hi] = -lp[start - lo:] / LN2
-    total = -sum(float(lp[start - lo:].sum()) for lp, (lo, _, start) in zip(logps, spans, strict=False)) / LN2
+    total = -sum(float(lp[start - lo:].sum()) for lp, (lo, _, start) in zip(logps, spans, strict=True)) / LN2
     bits = np.zeros(len(data), dtype=np.float64)
     tokens = []
     for k0, k1, b0, b1 in _groups(codec, ids):
@@ -166,7 +166,7 @@ def lm_lengths(model, data: bytes, top: int = 5, advance=lambda n: None) -> Byte
         else:
             bits[b0:b1] = tb / (b1 - b0)
         text = _token_text(table, int(ids[k0])) if k1 == k0 + 1 else f"<escaped 0x{data[b0]:02x}>"
-        preds = [(_token_text(table, int(t)), float(pp)) for t, pp in zip(top_ids[k0], top_p[k0], strict=False) if pp > 0]
+        preds = [(_token_text(table, int(t)), float(pp)) for t, pp in zip(top_ids[k0], top_p[k0], strict=True) if pp > 0]
         tokens.append((b0, b1, tb, text, preds))
     what = "token" if table is not None else "byte"
     method = (f"teacher-forced {what} bits (windows of {w + 1} tokens, {overlap} re-read)"
