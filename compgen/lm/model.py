@@ -311,13 +311,17 @@ class LMModel(Model):
             raise UsageError("score window must be >= 5 tokens and overlap >= 0")
         return w, overlap, batch
 
-    def windows_logprobs(self, windows: list[np.ndarray], batch: int = 1, float64: bool = False) -> list[np.ndarray]:
+    def windows_logprobs(self, windows: list[np.ndarray], batch: int = 1, float64: bool = False,
+                         visit=None) -> list[np.ndarray]:
         """Natural-log probability of ids[1:] of each window, ``batch`` windows per trunk forward.
 
         Windows of a batch are right-padded to the longest: the causal mask keeps padding out
         of every kept position. The output layer runs in row slices, so a batch never holds
         batch x length x vocab logits at once. ``float64``: the old all-float64 log-softmax
         (reference); else float32 exp with a float64 sum (see :func:`_target_logprobs`).
+        ``visit(window, row, logits)``, if given, sees each slice's float32 logits (rows
+        ``row..`` of that window) before they are used, and must not change them
+        (``cgz explain`` reads the top predictions there).
         """
         import torch
 
@@ -344,6 +348,8 @@ class LMModel(Model):
                         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                             logits = head(h[lo: lo + HEAD_ROWS])
                         logits = logits.float()
+                        if visit is not None:
+                            visit(i, lo, logits)
                         parts.append(_target_logprobs(logits, tgt[lo: lo + HEAD_ROWS], float64))
                     out[i] = np.concatenate(parts) if parts else np.zeros(0)
         return out
