@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .lengths import ByteLengths
+from .byte_lengths import ByteLengths
 
 #: default cut per modality when --bytes is not given (bytes of the modality's stream)
 DEFAULT_CUT = {"bytes": 32768, "text": 32768, "image": 262144, "audio": 163840}

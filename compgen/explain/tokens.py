@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .lengths import ByteLengths
+from .byte_lengths import ByteLengths
 
 LN2 = float(np.log(2))
 
