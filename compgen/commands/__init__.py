@@ -2,4 +2,4 @@
 
 # Order is the order of `compgen --help`. A module missing its optional deps still loads:
 # subcommands import heavy things inside run().
-COMMANDS = ["demo", "compress", "decompress", "score", "models", "sample", "train", "icl", "bench"]
+COMMANDS = ["demo", "compress", "decompress", "score", "models", "sample", "train", "icl", "bench", "scaling"]
