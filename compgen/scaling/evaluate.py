@@ -83,11 +83,12 @@ def eval_unit(unit: dict) -> dict:
 
 
 def code_unit(unit: dict) -> dict:
-    """Range code chunks with the checkpoint through compgen's coder, decode and compare."""
+    """Range code chunks with the checkpoint alone (``mix=0``: no in-file model mixed in) through
+    compgen's coder, decode and compare."""
     from ..bench.unit import measure
 
     chunks = read_chunks(unit["chunks"], int(unit["chunk"]))
-    spec = f"byte-lm:{unit['dir']}:threads={int(unit['threads'])}"
+    spec = f"byte-lm:{unit['dir']}:threads={int(unit['threads'])}:mix=0"  # the LM alone
     rows = []
     for i in unit["indices"]:
         r = measure(spec, bytes(chunks[i]), {"route": "model", "verify": True})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .fits import chinchilla_curve
@@ -12,8 +14,13 @@ def fit_optimum(p: dict, compute: float) -> dict:
     a, b = p["alpha"], p["beta"]
     if a <= 0 or b <= 0:
         return {"params": None, "tokens": None, "bits_per_byte": None}
-    g = (a * p["A"] / (b * p["B"])) ** (1.0 / (a + b))
-    n = g * (compute / 6.0) ** (b / (a + b))
+    if p["A"] <= 0 or p["B"] <= 0:
+        return {"params": None, "tokens": None, "bits_per_byte": None}
+    # in logs: a degenerate fit (an exponent near 0) would overflow the power
+    log_n = (math.log(a * p["A"]) - math.log(b * p["B"])) / (a + b) + b / (a + b) * math.log(compute / 6.0)
+    if not -1 < log_n < math.log(compute / 6.0) + 1:  # the optimum leaves the range where D >= 1 and N >= 1
+        return {"params": None, "tokens": None, "bits_per_byte": None}
+    n = math.exp(log_n)
     d = compute / (6.0 * n)
     return {"params": float(n), "tokens": float(d), "bits_per_byte": float(chinchilla_curve(p, n, d))}
 

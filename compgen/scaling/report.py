@@ -170,7 +170,7 @@ def build_report(study: Study, out: Path, evals: dict, results: dict) -> dict:
         tok = summarise(study, [(u, r) for u, r in results["tok"]])
 
     report = {"schema": SCHEMA, "study": _study_json(study),
-              "evaluation": {m: {"spec": evals[m]["spec"], "chunks": evals[m]["chunks"], "chunk_bytes": study.chunk,
+              "evaluation": {m: {"spec": _short(evals[m]["spec"]), "chunks": evals[m]["chunks"], "chunk_bytes": study.chunk,
                                  "files": evals[m]["files"]} for m in modalities},
               "sizes": sizes, "checkpoints": budgets, "points": points, "fits": fits,
               "frontier": front, "adjusted": adjusted, "icl": icl_summary, "tokenization": tok}
@@ -193,8 +193,16 @@ def build_report(study: Study, out: Path, evals: dict, results: dict) -> dict:
     return report
 
 
+def _short(spec: str) -> str:
+    """'text:/a/b/next.txt' -> 'text:next.txt' (no absolute paths in scaling.json)."""
+    from ..data.sources import parse_data_spec
+
+    ds = parse_data_spec(spec)
+    return f"{ds.modality}:{Path(ds.path).name}"
+
+
 def _study_json(study: Study) -> dict:
     d = study.to_json()
     d["corpus"] = Path(study.corpus).name
-    d["evals"] = [e.split(":", 1)[0] + ":" + Path(e.split(":", 1)[-1]).name for e in study.evals]
+    d["evals"] = [_short(e) for e in study.evals]
     return d
