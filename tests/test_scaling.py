@@ -106,7 +106,7 @@ def test_killed_and_resumed_equals_uninterrupted(done, data, tmp_path):
     assert run_study(_study(data), part, "local", limit=2) is None  # "killed" after two units
     assert len(list((part / "units").glob("*.json"))) == 2
     assert run_study(_study(data), part, "local", limit=5) is None
-    run_study(_study(data), part, "local")
+    run_study(_study(data), part, "local", plots=False)
     assert (part / "scaling.json").read_bytes() == (out / "scaling.json").read_bytes()
 
 
@@ -160,7 +160,7 @@ def test_dask_equals_local(done, data, tmp_path):
     cluster, client = local_cluster(2, dashboard=False)
     try:
         client.wait_for_workers(2, timeout=60)
-        run_study(_study(data), tmp_path / "dask", client)
+        run_study(_study(data), tmp_path / "dask", client, plots=False)
     finally:
         client.close()
         cluster.close(timeout=30)

@@ -63,24 +63,38 @@ def size_curve(p: dict, n):
 
 
 # ------------------------------------------------------------------ (b) Pythia's joint form
-def _joint(x, c, a, alpha, b, beta):
-    n, d = x
-    return c + a * np.power(n / N0, -alpha) + b * np.power(d / D0, -beta)
+def _joint_linear(x, z, y, alpha, beta):
+    """c, a, b >= 0 for fixed exponents (nnls); x = N/N0, z = D/D0."""
+    from scipy.optimize import nnls
+
+    m = np.stack([np.ones_like(x), np.power(x, -alpha), np.power(z, -beta)], axis=1)
+    coef, rnorm = nnls(m, y)
+    return coef, rnorm * rnorm
 
 
-def fit_joint(n, d, loss) -> dict:
-    from scipy.optimize import curve_fit
+def fit_joint(n, d, loss, start: dict | None = None) -> dict:
+    """Least squares on L with the linear coefficients (c, a, b >= 0) profiled out: a log grid
+    over (alpha, beta), then bounded L-BFGS from the best cell (bootstrap refits: from ``start``)."""
+    from scipy.optimize import minimize
 
-    n, d, y = (np.asarray(v, dtype=float) for v in (n, d, loss))
-    if len(set(n.tolist())) < 2 or len(set(d.tolist())) < 2:
+    x, z, y = np.asarray(n, dtype=float) / N0, np.asarray(d, dtype=float) / D0, np.asarray(loss, dtype=float)
+    if len(set(x.tolist())) < 2 or len(set(z.tolist())) < 2:
         raise ValueError("the joint fit needs >= 2 sizes and >= 2 token budgets")
-    p0 = [max(0.0, float(y.min()) * 0.7), 0.3, 0.4, 0.3, 0.5]
-    bounds = ([0.0, 0.0, 1e-3, 0.0, 1e-3], [float(y.max()) * 2 + 1, np.inf, 3.0, np.inf, 3.0])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        popt, _ = curve_fit(_joint, (n, d), y, p0=p0, bounds=bounds, maxfev=20000)
-    c, a_s, alpha, b_s, beta = (float(v) for v in popt)
-    return {"c": c, "a": a_s * N0 ** alpha, "alpha": alpha, "b": b_s * D0 ** beta, "beta": beta}
+
+    def sse(t):
+        return _joint_linear(x, z, y, t[0], t[1])[1]
+
+    if start is not None:
+        t0 = np.array([start["alpha"], start["beta"]])
+    else:
+        grid = np.geomspace(0.02, 3.0, 24)
+        vals = [(sse((a, b)), a, b) for a in grid for b in grid]
+        _, a0, b0 = min(vals)
+        t0 = np.array([a0, b0])
+    res = minimize(sse, t0, method="L-BFGS-B", bounds=[(1e-3, 4.0), (1e-3, 4.0)])
+    alpha, beta = (float(v) for v in (res.x if res.fun <= sse(t0) else t0))
+    (c, a_s, b_s), _ = _joint_linear(x, z, y, alpha, beta)
+    return {"c": float(c), "a": float(a_s) * N0 ** alpha, "alpha": alpha, "b": float(b_s) * D0 ** beta, "beta": beta}
 
 
 def joint_curve(p: dict, n, d):

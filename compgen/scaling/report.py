@@ -38,7 +38,7 @@ def _fit_modality(study: Study, sizes: list[dict], budgets: list[int], bits: np.
     dd = np.tile(np.array(budgets, dtype=float), len(n))
     n_chunks = bits.shape[2]
 
-    def all_forms(idx, start=None):
+    def all_forms(idx, start=None, joint_start=None):
         loss = bits[:, :, idx].sum(axis=2) / (len(idx) * chunk)
         out = {}
         for j, b in enumerate(budgets):
@@ -48,7 +48,7 @@ def _fit_modality(study: Study, sizes: list[dict], budgets: list[int], bits: np.
                 out[f"size@{b}"] = None
         if len(n) >= 2 and len(budgets) >= 2:
             try:
-                out["joint"] = F.fit_joint(nn, dd, loss.ravel())
+                out["joint"] = F.fit_joint(nn, dd, loss.ravel(), start=joint_start)
             except (ValueError, RuntimeError):
                 out["joint"] = None
             try:
@@ -58,8 +58,8 @@ def _fit_modality(study: Study, sizes: list[dict], budgets: list[int], bits: np.
         return out
 
     full = all_forms(np.arange(n_chunks))
-    start = full.get("chinchilla")
-    boots = F.bootstrap(n_chunks, study.bootstrap, seed, lambda idx: all_forms(idx, start))
+    start, joint_start = full.get("chinchilla"), full.get("joint")
+    boots = F.bootstrap(n_chunks, study.bootstrap, seed, lambda idx: all_forms(idx, start, joint_start))
     res: dict = {}
 
     def pack(key, names):
@@ -85,7 +85,7 @@ def _text_bytes(spec: str) -> bytes:
     return b"".join(p.read_bytes() for p in list_files(parse_data_spec(spec)))
 
 
-def build_report(study: Study, out: Path, evals: dict, results: dict) -> dict:
+def build_report(study: Study, out: Path, evals: dict, results: dict, plots: bool = True) -> dict:
     out = Path(out)
     budgets = study.budgets()
     trains = {u["size"]: r for u, r in results["train"]}
@@ -187,9 +187,10 @@ def build_report(study: Study, out: Path, evals: dict, results: dict) -> dict:
     from .tables import write_tables
 
     write_tables(report, out)
-    from .figures import write_figures
+    if plots:
+        from .figures import write_figures
 
-    write_figures(report, out)
+        write_figures(report, out)
     return report
 
 

@@ -163,7 +163,7 @@ def _map(backend, store: Store, kind: str, todo: list, desc: str, limit: list) -
 
 
 def run_study(study: Study, out: str | os.PathLike, executor=None, workers: int | None = None,
-              ship_data: bool = False, limit: int | None = None, note=None) -> dict | None:
+              ship_data: bool = False, limit: int | None = None, note=None, plots: bool = True) -> dict | None:
     """Run (or resume) ``study`` into ``out``; returns the report dict, or None when ``limit``
     (new units to run in this call, for tests and partial runs) stopped it early."""
     from ..executors import open_backend
@@ -201,4 +201,4 @@ def run_study(study: Study, out: str | os.PathLike, executor=None, workers: int 
     from .report import build_report
 
     results = {kind: [(t[1], store.get(kind, t[0])) for t in lst] for kind, lst in units.items()}
-    return build_report(study, out, evals, results)
+    return build_report(study, out, evals, results, plots=plots)
