@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from . import fits as F
+from .plan import label
 
 
 def _plt():
@@ -34,6 +35,13 @@ def _vals(d: dict | None) -> dict | None:
     return {k: v["value"] for k, v in d.items() if isinstance(v, dict) and "value" in v} if d else None
 
 
+def _plain_minor(ax) -> None:
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def _pts(report, m):
     return [p for p in report["points"] if p["modality"] == m]
 
@@ -50,7 +58,7 @@ def bits_vs_params(report: dict, path: Path) -> Path:
             c = cmap(j / max(1, len(budgets) - 1))
             sel = sorted((p for p in pts if p["tokens"] == b), key=lambda p: p["params"])
             n = np.array([p["params"] for p in sel], dtype=float)
-            ax.plot(n, [p["bits_per_byte"] for p in sel], "o", color=c, label=f"{b / 1e6:g}M tokens")
+            ax.plot(n, [p["bits_per_byte"] for p in sel], "o", color=c, label=f"{label(b)} tokens")
             f = _vals(report["fits"][m]["size_by_checkpoint"].get(str(b)))
             if f:
                 xs = np.geomspace(n.min() / 1.3, n.max() * 1.3, 100)
@@ -137,7 +145,8 @@ def adjusted_curves(report: dict, path: Path) -> Path | None:
             ax.axhline(100 * v["rate"], color=col, ls="-." if v["measured"] else ":", lw=1, label=name)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_title(f"data {row['data_bytes']:.0e} B: best {row['best'].get('float32', {}).get('size', '-')}", fontsize=9)
+        _plain_minor(ax)
+        ax.set_title(f"data {label(row['data_bytes'])}B: best {row['best'].get('float32', {}).get('size', '-')}", fontsize=9)
         ax.set_xlabel("parameters")
         ax.set_ylabel("adjusted rate %")
         ax.grid(True, which="both", alpha=0.3)

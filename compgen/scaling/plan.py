@@ -73,6 +73,8 @@ def parse_list(text: str, what: str) -> list[int]:
 
 def label(n: int) -> str:
     """250000 -> '250k', 1600000 -> '1.6M' (file-name safe)."""
+    if n >= 1_000_000_000:
+        return f"{n / 1e9:.4g}G"
     if n >= 1_000_000:
         return f"{n / 1e6:.4g}M"
     if n >= 1000:
