@@ -115,12 +115,15 @@ def run(args) -> int:
 
         require_bpe()
     try:
+        import matplotlib  # noqa: F401
+        import scipy  # noqa: F401
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError as exc:
         from ..errors import MissingDependencyError
 
-        raise MissingDependencyError(f"cgz scaling needs torch and transformers ({exc.name} missing)") from None
+        raise MissingDependencyError(f"cgz scaling needs torch, transformers, scipy and matplotlib ({exc.name} "
+                                     "missing): pip install 'compgen[lm,bench,media]'") from None
     quiet = getattr(args, "quiet", False)
 
     def note(text):
