@@ -133,6 +133,11 @@ def adjusted_curves(report: dict, path: Path) -> Path | None:
     fig, axes = plt.subplots(1, len(adj), figsize=(4 * len(adj), 3.8), squeeze=False, sharey=False)
     for ax, row in zip(axes[0], adj, strict=False):
         ms = sorted(row["models"], key=lambda m: m["params"])
+        if not ms:  # no checkpoint near this many tokens and no fit (c) to extrapolate from
+            ax.set_axis_off()
+            ax.text(0.5, 0.5, f"data {label(row['data_bytes'])}B:\nno measurement, no fit", ha="center",
+                    transform=ax.transAxes)
+            continue
         n = [m["params"] for m in ms]
         for prec, style in (("float32", "o-"), ("bfloat16", "s--"), ("int8", "^:")):
             ax.plot(n, [100 * m["adjusted_rate"][prec] for m in ms], style, ms=4, lw=1, label=prec)
