@@ -170,6 +170,25 @@ def ci95(values) -> list[float] | None:
     return [float(lo), float(hi)]
 
 
+#: where each form's parameters are held (a value there means the data did not pin it)
+BOUNDS = {"size": {"E": (0.0, None), "A": (0.0, None), "alpha": (0.01, 4.0)},
+          "joint": {"c": (0.0, None), "a": (0.0, None), "alpha": (1e-3, 4.0), "b": (0.0, None), "beta": (1e-3, 4.0)},
+          "chinchilla": {"alpha": (0.0, 4.0), "beta": (0.0, 4.0), "E": (float(np.exp(-10)), float(np.exp(5))),
+                         "A": (float(np.exp(-10)), None), "B": (float(np.exp(-10)), None)}}
+
+
+def at_bound(form: str, p: dict) -> list[str]:
+    """Names of the parameters of ``p`` that sit on a bound of their search range."""
+    out = []
+    for k, (lo, hi) in BOUNDS[form].items():
+        v = p.get(k)
+        if v is None:
+            continue
+        if (lo is not None and v <= lo + 1e-6 * max(1.0, abs(lo))) or (hi is not None and v >= hi * (1 - 1e-4)):
+            out.append(k)
+    return out
+
+
 def with_intervals(point: dict, samples: list[dict], names) -> dict:
     """{name: {"value", "ci95"}} plus how many bootstrap refits succeeded."""
     out = {k: {"value": point[k], "ci95": ci95([s[k] for s in samples if s is not None])} for k in names}

@@ -65,7 +65,9 @@ def _fit_modality(study: Study, sizes: list[dict], budgets: list[int], bits: np.
     def pack(key, names):
         if full.get(key) is None:
             return None
-        return F.with_intervals(full[key], [b.get(key) if b else None for b in boots], names)
+        out = F.with_intervals(full[key], [b.get(key) if b else None for b in boots], names)
+        out["at_bound"] = F.at_bound(key.split("@")[0], full[key])
+        return out
 
     last = budgets[-1]
     res["size"] = pack(f"size@{last}", ("E", "A", "alpha"))
@@ -74,6 +76,8 @@ def _fit_modality(study: Study, sizes: list[dict], budgets: list[int], bits: np.
     res["size_by_checkpoint"] = {str(b): pack(f"size@{b}", ("E", "A", "alpha")) for b in budgets}
     res["joint"] = pack("joint", ("c", "a", "alpha", "b", "beta"))
     res["chinchilla"] = pack("chinchilla", ("E", "A", "alpha", "B", "beta"))
+    last_col = bits[:, -1].sum(axis=1)
+    res["falls_with_size_at_last_checkpoint"] = bool(np.all(np.diff(last_col) < 0))
     res["bootstrap"] = {"over": "evaluation chunks (same resample for every size and checkpoint)",
                         "rounds": study.bootstrap, "chunks": n_chunks, "seeds": 1}
     return res

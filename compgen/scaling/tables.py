@@ -51,18 +51,27 @@ def _ci(v: dict | None, key: str) -> str:
     return f"{x['value']:.3g} [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else f"{x['value']:.3g}"
 
 
+def _bound(f: dict) -> str:
+    return f" (at bound: {', '.join(f['at_bound'])}: not pinned by the data)" if f.get("at_bound") else ""
+
+
 def fits_markdown(report: dict) -> str:
     lines = ["| modality | form | parameters (95 % bootstrap interval) |", "|---|---|---|"]
     for m, f in report["fits"].items():
         if f.get("size"):
             lines.append(f"| {m} | (a) L(N) = E + A/N^alpha at {label(f['size']['tokens'])} tokens | "
-                         f"alpha {_ci(f['size'], 'alpha')}, E {_ci(f['size'], 'E')}, A {_ci(f['size'], 'A')} |")
+                         f"alpha {_ci(f['size'], 'alpha')}, E {_ci(f['size'], 'E')}, A {_ci(f['size'], 'A')}"
+                         f"{_bound(f['size'])} |")
         if f.get("joint"):
             lines.append(f"| {m} | (b) L = c + a N^-alpha + b D^-beta | alpha {_ci(f['joint'], 'alpha')}, "
-                         f"beta {_ci(f['joint'], 'beta')}, c {_ci(f['joint'], 'c')} |")
+                         f"beta {_ci(f['joint'], 'beta')}, c {_ci(f['joint'], 'c')}{_bound(f['joint'])} |")
         if f.get("chinchilla"):
             lines.append(f"| {m} | (c) E + A/N^alpha + B/D^beta (Huber, log L) | alpha {_ci(f['chinchilla'], 'alpha')}, "
-                         f"beta {_ci(f['chinchilla'], 'beta')}, E {_ci(f['chinchilla'], 'E')} |")
+                         f"beta {_ci(f['chinchilla'], 'beta')}, E {_ci(f['chinchilla'], 'E')}"
+                         f"{_bound(f['chinchilla'])} |")
+    falls = [m for m, f in report["fits"].items() if not f.get("falls_with_size_at_last_checkpoint")]
+    if falls:
+        lines.append(f"\nbits/byte does not fall with size at the last checkpoint on: {', '.join(falls)}")
     return "\n".join(lines)
 
 
