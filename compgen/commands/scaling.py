@@ -17,7 +17,7 @@ def add_parser(sub):
         description="Train byte-level LMs of several sizes with checkpoints at token budgets, evaluate every "
                     "checkpoint on held-out text, image patches and audio chunks (2048-byte chunks), fit "
                     "L(N) = E + A/N^alpha per checkpoint, L = c + aN^-alpha + bD^-beta and Chinchilla's "
-                    "E + A/N^alpha + B/D^beta with 95%% bootstrap intervals, and write scaling.json, tables "
+                    "E + A/N^alpha + B/D^beta with 95 % bootstrap intervals, and write scaling.json, tables "
                     "(markdown, CSV) and PNG figures. Rerun the same command after a kill to continue.")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (reused to resume)")
     p.add_argument("--quick", action="store_true",
