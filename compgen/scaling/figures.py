@@ -39,7 +39,6 @@ def _plain_minor(ax) -> None:
     from matplotlib.ticker import NullFormatter
 
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _pts(report, m):
@@ -149,7 +148,6 @@ def adjusted_curves(report: dict, path: Path) -> Path | None:
         for (name, v), col in zip(sorted(row["codecs"].items()), ("tab:gray", "tab:brown", "tab:olive"), strict=False):
             ax.axhline(100 * v["rate"], color=col, ls="-." if v["measured"] else ":", lw=1, label=name)
         ax.set_xscale("log")
-        ax.set_yscale("log")
         _plain_minor(ax)
         ax.set_title(f"data {label(row['data_bytes'])}B: best {row['best'].get('float32', {}).get('size', '-')}", fontsize=9)
         ax.set_xlabel("parameters")
