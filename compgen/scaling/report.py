@@ -186,11 +186,13 @@ def build_report(study: Study, out: Path, evals: dict, results: dict, plots: boo
                "eval": [{"size": u["size"], "tokens": u["tokens"], "modality": u["modality"], **r["timing"]}
                         for u, r in results["eval"]],
                "code": [{"size": u["size"], "modality": u["modality"], "chunks": [c["timing"] for c in r["chunks"]]}
-                        for u, r in results.get("code", [])]}
+                        for u, r in results.get("code", [])],
+               "tok": [{"tokenizer": r["tokenizer"], "budget": r["budget"], **r["timing"]}
+                       for u, r in results.get("tok", []) if r is not None]}
     write_atomic(out / "timings.json", (json.dumps(timings, indent=1) + "\n").encode(), force=True)
     from .tables import write_tables
 
-    write_tables(report, out)
+    write_tables(report, out, timings)
     if plots:
         from .figures import write_figures
 

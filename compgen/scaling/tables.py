@@ -134,7 +134,7 @@ def icl_markdown(report: dict) -> str:
             f"{c['n']} checkpoints = {r}")
 
 
-def write_tables(report: dict, out: Path) -> list[Path]:
+def write_tables(report: dict, out: Path, timings: dict | None = None) -> list[Path]:
     from ..fileio import write_atomic
 
     out = Path(out)
@@ -156,7 +156,8 @@ def write_tables(report: dict, out: Path) -> list[Path]:
     if report.get("tokenization"):
         from .tokenize import tokenization_markdown
 
-        parts.append("## Tokenization\n\n" + tokenization_markdown(report["tokenization"]) + "\n")
+        speed = {(t["tokenizer"], t["budget"]): t for t in (timings or {}).get("tok", [])}
+        parts.append("## Tokenization\n\n" + tokenization_markdown(report["tokenization"], speed) + "\n")
     write_atomic(out / "tables.md", "\n".join(parts).encode(), force=True)
     written.append(out / "tables.md")
     return written

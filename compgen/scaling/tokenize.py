@@ -151,13 +151,20 @@ def summarise(study, results: list) -> dict:
             "relation": "bits/byte = tokens/byte x log2(perplexity per token)"}
 
 
-def tokenization_markdown(tok: dict) -> str:
+def tokenization_markdown(tok: dict, speed: dict | None = None) -> str:
+    """The table; ``speed`` ({(tokenizer, budget): timing}) adds training time and scoring speed."""
     from .tables import markdown
 
-    rows = [[r["tokenizer"], r["budget"], r["params"], r["bits_per_byte"], r["tokens_per_byte"], r["bits_per_token"],
-             r["perplexity_per_token"], label(r["train_bytes"])] for r in tok["rows"]]
+    speed = speed or {}
+    rows = []
+    for r in tok["rows"]:
+        t = speed.get((r["tokenizer"], r["budget"]))
+        rows.append([r["tokenizer"], r["budget"], r["params"], r["bits_per_byte"], r["tokens_per_byte"],
+                     r["bits_per_token"], r["perplexity_per_token"], label(r["train_bytes"]), label(r["train_tokens"]),
+                     None if t is None else round(t["train_s"]), None if t is None else round(t["eval_bytes_per_s"])])
     return markdown(["tokenizer", "budget", "params", "bits/byte", "tokens/byte", "bits/token", "perplexity/token",
-                     "train bytes"], rows) + f"\n\n{tok['relation']} (size {tok['size']})"
+                     "train bytes", "train tokens", "train s", "scoring bytes/s"], rows) + \
+        f"\n\n{tok['relation']} (size {tok['size']}; times and speeds depend on the load)"
 
 
 def tokenization_figure(tok: dict, path: Path):
