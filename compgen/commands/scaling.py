@@ -141,8 +141,17 @@ def run(args) -> int:
     shapes = study.shapes()
     note(f"{len(shapes)} sizes ({', '.join(f'{s}={count_params(sh):,}' for s, sh in shapes)} parameters), "
          f"{study.tokens:,} tokens, checkpoints {', '.join(f'{b:,}' for b in study.budgets())}; executor {executor}")
+    import signal
+
+    def on_term(signum, frame):  # a kill (nohup'd runs get SIGTERM) stops like Ctrl-C: workers stopped too
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, on_term)
     t = time.monotonic()
-    report = run_study(study, args.output, executor, None, args.ship_data, args.stop_after, note)
+    try:
+        report = run_study(study, args.output, executor, None, args.ship_data, args.stop_after, note)
+    finally:
+        signal.signal(signal.SIGTERM, old)
     if report is None:
         note(f"stopped after {args.stop_after} new units; rerun the same command to continue")
         return 0
