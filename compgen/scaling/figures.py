@@ -64,6 +64,7 @@ def bits_vs_params(report: dict, path: Path) -> Path:
                 ax.plot(xs, F.size_curve(f, xs), "-", color=c, lw=1,
                         label=f"  fit alpha={f['alpha']:.2f}")
         ax.set_xscale("log")
+        _plain_minor(ax)
         ax.set_xlabel("parameters N")
         ax.set_ylabel("bits/byte (held-out, 2048-byte chunks)")
         ax.set_title(f"{m}: L(N) = E + A/N^alpha per checkpoint")
@@ -90,6 +91,7 @@ def loss_vs_tokens(report: dict, path: Path) -> Path:
                 xs = np.geomspace(d.min(), d.max(), 60)
                 ax.plot(xs, F.chinchilla_curve(chin, s["params"], xs), ":", color=c, lw=1)
         ax.set_xscale("log")
+        _plain_minor(ax)
         ax.set_xlabel("tokens (bytes) seen D")
         ax.set_ylabel("bits/byte")
         ax.set_title(f"{m}: loss vs tokens (dotted: fit (c))")
