@@ -169,3 +169,27 @@ def test_dask_equals_local(done, data, tmp_path):
     deadline = time.monotonic() + 20
     while multiprocessing.active_children() and time.monotonic() < deadline:
         time.sleep(0.1)
+
+
+def test_adjusted_view_marks_extrapolation_and_frontier_optimum_is_the_minimum():
+    from compgen.scaling.adjusted import adjusted_view
+    from compgen.scaling.frontier import fit_optimum
+
+    chin = {"E": 1.0, "A": 30.0, "alpha": 0.3, "B": 200.0, "beta": 0.4}
+    sizes = [{"size": "s", "params": 10_000, "measured": {1_000_000: 3.0}},
+             {"size": "l", "params": 1_000_000, "measured": {1_000_000: 2.5}}]
+    codecs = {"gzip": {"rate": 0.37, "rate_1mb": 0.371, "at_bytes": 1_150_000}}
+    rows = adjusted_view(sizes, chin, codecs)
+    first, last = rows[0], rows[-1]
+    assert [m["source"] for m in first["models"]] == ["measured", "measured"]
+    assert first["best"]["float32"]["size"] == "s"  # 4 MB of weights cannot pay off on 1 MB
+    assert first["models"][1]["adjusted_rate"]["int8"] == pytest.approx(2.5 / 8 + 1.0)
+    assert {m["source"] for m in last["models"]} == {"extrapolated"} and last["best"]["float32"]["size"] == "l"
+    assert first["codecs"]["gzip"] == {"rate": 0.371, "at_bytes": 10**6, "measured": True}
+    assert last["codecs"]["gzip"]["measured"] is False
+    c = 1e13
+    opt = fit_optimum(chin, c)
+    grid = np.geomspace(1e2, 1e9, 20001)
+    numeric = F.chinchilla_curve(chin, grid, c / (6 * grid))
+    assert opt["params"] == pytest.approx(grid[np.argmin(numeric)], rel=2e-3)
+    assert opt["bits_per_byte"] == pytest.approx(numeric.min(), rel=1e-6)
