@@ -282,12 +282,15 @@ def validate(data: bytes, shape: Shape, settings: TrainSettings, corpus_name: st
 
 def train(data: bytes, out: str | os.PathLike, shape: Shape, settings: TrainSettings,
           corpus_name: str = "corpus", on_progress: Callable[[TrainState], None] | None = None,
-          should_stop: Callable[[], bool] | None = None) -> dict:
+          should_stop: Callable[[], bool] | None = None,
+          checkpoints: dict | None = None) -> dict:
     """Train a byte LM on ``data`` and save it to ``out``; returns the compgen.json dict.
 
     Stops at ``settings.steps`` or ``settings.max_minutes`` (whichever comes first; the
     cosine schedule follows whichever budget is closer to running out), or when
     ``should_stop()`` turns true, and always saves the model it has.
+    ``checkpoints`` ({tokens: directory}): when the tokens seen first reach a budget, the
+    held-out bits/byte (first ``eval_bytes``) is measured and the model saved there.
     """
     import torch
 
@@ -332,6 +335,7 @@ def train(data: bytes, out: str | os.PathLike, shape: Shape, settings: TrainSett
     interrupted = False
     train_seconds = None
     stopped = False
+    done_budgets: set = set()
 
     def train_meta(complete: bool, heldout_bpb: float | None, final_eval_bytes: int | None) -> dict:
         return {"corpus": corpus_name, "corpus_bytes": len(data), "train_bytes": len(train_arr),
@@ -390,6 +394,13 @@ def train(data: bytes, out: str | os.PathLike, shape: Shape, settings: TrainSett
                 state.event = "eval"
             if on_progress:
                 on_progress(state)
+            for budget in sorted(checkpoints or {}):  # token-budget checkpoints (cgz scaling)
+                if state.tokens >= budget and budget not in done_budgets:
+                    done_budgets.add(budget)
+                    bpb = heldout_bits_per_byte(model, held_arr, shape.context, settings.eval_bytes)
+                    meta["train"] = train_meta(False, bpb, min(len(held_arr), settings.eval_bytes))
+                    meta["train"]["checkpoint_tokens"] = budget
+                    save_model_dir(model, Path(checkpoints[budget]), meta)
             if settings.checkpoint_minutes and time.monotonic() - last_ckpt >= settings.checkpoint_minutes * 60:
                 checkpoint(False)
                 last_ckpt = time.monotonic()
