@@ -182,13 +182,29 @@ def icl_vs_bits(report: dict, path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def tokenization_figure(tok: dict, path: Path):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for budget, mk in (("equal-bytes", "o"), ("equal-compute", "s")):
+        rows = [r for r in tok["rows"] if r["budget"] == budget]
+        ax.plot([r["tokens_per_byte"] for r in rows], [r["bits_per_byte"] for r in rows], mk, label=budget)
+        for r in rows:
+            ax.annotate(r["tokenizer"], (r["tokens_per_byte"], r["bits_per_byte"]), fontsize=8,
+                        textcoords="offset points", xytext=(4, 4))
+    ax.set_xlabel("tokens per byte")
+    ax.set_ylabel("bits/byte")
+    ax.set_title("tokenization: bits/byte vs tokens/byte")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def write_figures(report: dict, out: Path) -> list[Path]:
     out = Path(out)
     done = [bits_vs_params(report, out / "bits_vs_params.png"), loss_vs_tokens(report, out / "loss_vs_tokens.png"),
             compute_frontier(report, out / "compute_frontier.png"), adjusted_curves(report, out / "adjusted_rate.png"),
             icl_vs_bits(report, out / "icl_vs_bits.png")]
     if report.get("tokenization"):
-        from .tokenize import tokenization_figure
-
         done.append(tokenization_figure(report["tokenization"], out / "tokenization.png"))
     return [p for p in done if p is not None]

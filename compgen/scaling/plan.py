@@ -153,6 +153,14 @@ class Study:
         self.shapes()
 
 
+def file_id(path: str) -> dict:
+    """Name, size and crc32 of a file: what identifies a corpus in the unit keys."""
+    import zlib
+
+    data = Path(path).read_bytes()
+    return {"name": Path(path).name, "bytes": len(data), "crc32": zlib.crc32(data)}
+
+
 def digest(obj) -> str:
     """Short stable hash of a JSON-able object (the unit keys)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -18,7 +18,7 @@ import zlib
 from pathlib import Path
 
 from ..errors import CompgenError, UsageError
-from .plan import Study, digest
+from .plan import Study, digest, file_id
 
 MODALITIES = ("text", "image", "audio")
 
@@ -74,11 +74,6 @@ class Store:
         write_atomic(self.path(kind, key), blob.encode(), force=True)
 
 
-def _file_id(path: str) -> dict:
-    data = Path(path).read_bytes()
-    return {"name": Path(path).name, "bytes": len(data), "crc32": zlib.crc32(data)}
-
-
 def modality_of(spec: str) -> str:
     from ..data.sources import parse_data_spec
 
@@ -117,7 +112,7 @@ def plan_units(study: Study, out: Path, evals: dict) -> dict:
     from ..lm.train import count_params
     from .train_units import checkpoint_dir
 
-    corpus = _file_id(study.corpus)
+    corpus = file_id(study.corpus)
     budgets = study.budgets()
     units: dict[str, list] = {"train": [], "eval": [], "code": [], "icl": []}
     base = {"corpus_id": corpus, "seed": study.seed, "batch_size": study.batch_size, "warmup": study.warmup,

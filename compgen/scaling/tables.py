@@ -154,10 +154,22 @@ def write_tables(report: dict, out: Path, timings: dict | None = None) -> list[P
         if text:
             parts.append(f"## {title}\n\n{text}\n")
     if report.get("tokenization"):
-        from .tokenize import tokenization_markdown
-
         speed = {(t["tokenizer"], t["budget"]): t for t in (timings or {}).get("tok", [])}
         parts.append("## Tokenization\n\n" + tokenization_markdown(report["tokenization"], speed) + "\n")
     write_atomic(out / "tables.md", "\n".join(parts).encode(), force=True)
     written.append(out / "tables.md")
     return written
+
+
+def tokenization_markdown(tok: dict, speed: dict | None = None) -> str:
+    """The table; ``speed`` ({(tokenizer, budget): timing}) adds training time and scoring speed."""
+    speed = speed or {}
+    rows = []
+    for r in tok["rows"]:
+        t = speed.get((r["tokenizer"], r["budget"]))
+        rows.append([r["tokenizer"], r["budget"], r["params"], r["bits_per_byte"], r["tokens_per_byte"],
+                     r["bits_per_token"], r["perplexity_per_token"], label(r["train_bytes"]), label(r["train_tokens"]),
+                     None if t is None else round(t["train_s"]), None if t is None else round(t["eval_bytes_per_s"])])
+    return markdown(["tokenizer", "budget", "params", "bits/byte", "tokens/byte", "bits/token", "perplexity/token",
+                     "train bytes", "train tokens", "train s", "scoring bytes/s"], rows) + \
+        f"\n\n{tok['relation']} (size {tok['size']}; times and speeds depend on the load)"

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MissingDependencyError, UsageError
-from .plan import digest, label
+from .plan import digest
 
 NEEDS = "the tokenization study needs compgen.lm.bpe (BPE tokenizers), which this install lacks"
 
@@ -51,13 +51,13 @@ def plan_tok_units(study, out: Path, evals: dict) -> list:
     if "text" not in evals:
         raise UsageError("the tokenization study needs a text:PATH --eval")
     from ..lm.train import count_params
-    from .study import _file_id
+    from .plan import file_id
 
     label0, shape = study.shapes()[0]
     units = []
     for name in study.tokenizers:
         for budget in (("equal-bytes", "equal-compute") if name != "bytes" else ("equal-bytes",)):
-            u = {"tokenizer": name, "budget": budget, "corpus_id": _file_id(study.corpus), "size": label0,
+            u = {"tokenizer": name, "budget": budget, "corpus_id": file_id(study.corpus), "size": label0,
                  "shape": {"layers": shape.layers, "width": shape.width, "heads": shape.heads, "ffn": shape.ffn,
                            "context": shape.context}, "tokens": study.tokens, "batch_size": study.batch_size,
                  "lr": study.lr(shape), "warmup": study.warmup, "seed": study.seed, "heldout": study.heldout,
@@ -149,39 +149,3 @@ def summarise(study, results: list) -> dict:
                      "train_tokens": r["train_tokens"], "train_bytes": r["train_bytes"]})
     return {"size": study.shapes()[0][0], "rows": rows,
             "relation": "bits/byte = tokens/byte x log2(perplexity per token)"}
-
-
-def tokenization_markdown(tok: dict, speed: dict | None = None) -> str:
-    """The table; ``speed`` ({(tokenizer, budget): timing}) adds training time and scoring speed."""
-    from .tables import markdown
-
-    speed = speed or {}
-    rows = []
-    for r in tok["rows"]:
-        t = speed.get((r["tokenizer"], r["budget"]))
-        rows.append([r["tokenizer"], r["budget"], r["params"], r["bits_per_byte"], r["tokens_per_byte"],
-                     r["bits_per_token"], r["perplexity_per_token"], label(r["train_bytes"]), label(r["train_tokens"]),
-                     None if t is None else round(t["train_s"]), None if t is None else round(t["eval_bytes_per_s"])])
-    return markdown(["tokenizer", "budget", "params", "bits/byte", "tokens/byte", "bits/token", "perplexity/token",
-                     "train bytes", "train tokens", "train s", "scoring bytes/s"], rows) + \
-        f"\n\n{tok['relation']} (size {tok['size']}; times and speeds depend on the load)"
-
-
-def tokenization_figure(tok: dict, path: Path):
-    from .figures import _plt, _save
-
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for budget, mk in (("equal-bytes", "o"), ("equal-compute", "s")):
-        rows = [r for r in tok["rows"] if r["budget"] == budget]
-        ax.plot([r["tokens_per_byte"] for r in rows], [r["bits_per_byte"] for r in rows], mk, label=budget)
-        for r in rows:
-            ax.annotate(r["tokenizer"], (r["tokens_per_byte"], r["bits_per_byte"]), fontsize=8,
-                        textcoords="offset points", xytext=(4, 4))
-    ax.set_xlabel("tokens per byte")
-    ax.set_ylabel("bits/byte")
-    ax.set_title("tokenization: bits/byte vs tokens/byte")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _save(fig, path)
