@@ -191,7 +191,7 @@ def heldout_bits_per_byte(model, data: np.ndarray, context: int, max_bytes: int 
     n_bytes = None
     if token_lens is not None:
         ends = np.cumsum(token_lens[data])
-        keep = len(data) if max_bytes is None else int(np.searchsorted(ends, max_bytes, side="right"))
+        keep = len(data) if max_bytes is None else max(1, int(np.searchsorted(ends, max_bytes, side="right")))
         data = data[:keep]
         n_bytes = int(ends[keep - 1]) if keep else 0
     else:
