@@ -193,7 +193,7 @@ def heldout_bits_per_byte(model, data: np.ndarray, context: int, max_bytes: int 
         ends = np.cumsum(token_lens[data])
         keep = len(data) if max_bytes is None else max(1, int(np.searchsorted(ends, max_bytes, side="right")))
         data = data[:keep]
-        n_bytes = int(ends[keep - 1]) if keep else 0
+        n_bytes = int(ends[len(data) - 1]) if len(data) else 0
     else:
         data = data if max_bytes is None else data[:max_bytes]
     n = context - 1
