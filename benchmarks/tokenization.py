@@ -194,14 +194,15 @@ def table(rows: list[dict], tok_rows: list[dict]) -> str:
         out.append(f"| {r['name']} | {r['vocab_size']:,} | {r['eval_tokens_per_byte']:.4f} | "
                    f"{1 / r['eval_tokens_per_byte']:.2f} | {r['train_seconds']:.1f} |")
     out += ["", "| run | params (non-emb.) | width | train tokens | bytes seen | FLOPs | train s | "
-            "bits/byte [95% CI] | tokens/byte | bits/token | ppl/token | log2(ppl) x tok/byte | "
+            "bits/byte [95% CI] | vs bytes [paired 95% CI] | tokens/byte | bits/token | ppl/token | log2(ppl) x tok/byte | "
             "score tok/s | coded bits/byte (same chunks teacher-forced), verified |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lo, hi = r["bits_per_byte_ci95"]
         out.append(f"| {r['name']} | {r['params']:,} ({r['non_embedding_params']:,}) | {r['shape']['width']} | "
                    f"{r['train_tokens']:,} | {r['train_bytes_seen']:,} | {r['flops']:.2e} | {r['train_seconds']:.0f} | "
-                   f"{r['bits_per_byte']:.3f} [{lo:.3f}, {hi:.3f}] | {r['tokens_per_byte']:.3f} | "
+                   f"{r['bits_per_byte']:.3f} [{lo:.3f}, {hi:.3f}] | {r['delta_vs_bytes']:+.3f} "
+                   f"[{r['delta_vs_bytes_ci95'][0]:+.3f}, {r['delta_vs_bytes_ci95'][1]:+.3f}] | {r['tokens_per_byte']:.3f} | "
                    f"{r['bits_per_token']:.3f} | {r['perplexity_per_token']:.1f} | {r['relation_check']:.3f} | "
                    f"{r['score_tokens_per_s']:,.0f} | {r['coded_bits_per_byte']:.3f} "
                    f"({r['coded_chunks_teacher_forced_bits_per_byte']:.3f}), "
@@ -225,8 +226,11 @@ def figure(rows: list[dict], tok_rows: list[dict], path: Path) -> None:
     a.set_title("tokenization alone")
     for setting, marker in (("equal parameters, equal FLOPs", "o"), ("equal trunk, equal FLOPs", "s")):
         pts = [r for r in rows if r["setting"] == setting]
-        b.plot([r["tokens_per_byte"] for r in pts], [r["bits_per_byte"] for r in pts], marker=marker,
-               label=setting)
+        ys = [r["bits_per_byte"] for r in pts]
+        err = [[y - r["bits_per_byte_ci95"][0] for y, r in zip(ys, pts, strict=True)],
+               [r["bits_per_byte_ci95"][1] - y for y, r in zip(ys, pts, strict=True)]]
+        b.errorbar([r["tokens_per_byte"] for r in pts], ys, yerr=err, marker=marker, capsize=3,
+                   label=f"{setting} (95% CI over chunks)")
         for r in pts:
             b.annotate(r["tokenizer"], (r["tokens_per_byte"], r["bits_per_byte"]), fontsize=8,
                        xytext=(4, 3), textcoords="offset points")
@@ -236,7 +240,7 @@ def figure(rows: list[dict], tok_rows: list[dict], path: Path) -> None:
     b.set_xlabel("tokens per byte")
     b.set_ylabel("bits/byte (2048-byte chunks, teacher-forced)")
     b.set_title("token LMs at equal training FLOPs")
-    b.legend(fontsize=8)
+    b.legend(fontsize=7, loc="upper center")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -329,6 +333,11 @@ def main() -> None:
             evals[i] = ev
     tok_by_name = {t["name"]: t for t in tok_rows}
     rows = [summarise(r, m, e, tok_by_name.get(r["tokenizer"])) for r, m, e in zip(runs, metas, evals, strict=True)]
+    ref = evals[0]["chunk_bits"]  # the byte LM, on the same chunks: a paired difference is much tighter
+    for row, ev in zip(rows, evals, strict=True):
+        diff = [a - b for a, b in zip(ev["chunk_bits"], ref, strict=True)]
+        row["delta_vs_bytes"] = sum(diff) / sum(ev["chunk_bytes"])
+        row["delta_vs_bytes_ci95"] = bootstrap_ci(diff, ev["chunk_bytes"])
     text = table(rows, tok_rows)
     print(text)
     args.json.parent.mkdir(parents=True, exist_ok=True)
