@@ -102,6 +102,9 @@ def run(args) -> int:
 
     validate(data, shape, settings, args.corpus)
     check_output_dir(out, args.force)
+    import os
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads; see compgen.lm.train.train
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401

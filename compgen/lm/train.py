@@ -310,6 +310,10 @@ def train(data: bytes, out: str | os.PathLike, shape: Shape, settings: TrainSett
     cosine schedule follows whichever budget is closer to running out), or when
     ``should_stop()`` turns true, and always saves the model it has.
     """
+    # Busy-waiting OpenMP threads on shared cores: 2.7-3.5 s per step instead of 0.17-0.32 s
+    # (3 x 128 model, batch 8, 2 threads, loaded box; same loss to the last bit). Takes effect
+    # only if torch is not loaded yet (a fresh worker process, `cgz train`).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
 
     shape = shape.resolved()
