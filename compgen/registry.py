@@ -60,7 +60,7 @@ for _e in [
           ("torch", "transformers", "gguf", "accelerate"), "gguf:PATH", positional="path"),
     Entry("7bit", "lm.seven_bit:load", "token LM on non-text bytes: high 7 bits as ASCII to the LM, low bit "
           "by an adaptive model (exact)", ("torch", "transformers"), "7bit:LM-SPEC", positional="inner"),
-    Entry("byte-lm", "lm.loading:load_byte_lm", "byte-level LM trained by `cgz train`",
+    Entry("byte-lm", "lm.loading:load_byte_lm", "LM trained by `cgz train` (over bytes, or BPE tokens with exact byte view)",
           ("torch", "transformers"), "byte-lm:PATH", positional="path"),
 ]:
     register(_e)

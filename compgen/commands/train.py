@@ -1,7 +1,8 @@
 """``cgz train``: train a small byte-level transformer LM on a corpus.
 
 The result is a model directory (save_pretrained + compgen.json) that loads as
-``byte-lm:DIR`` everywhere a model spec is accepted.
+``byte-lm:DIR`` everywhere a model spec is accepted. ``--tokenizer bpe4k`` trains a token
+LM over a byte-level BPE instead (saved in the same directory; still ``byte-lm:DIR``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def add_parser(sub):
     p.add_argument("--eval-bytes", type=int, default=65536, help="held-out bytes per periodic evaluation")
     p.add_argument("--checkpoint-minutes", type=float, default=2.0, help="minutes between checkpoints")
     p.add_argument("--threads", type=int, default=0, help="torch threads [default: all cores]")
+    p.add_argument("--tokenizer", default="bytes", metavar="NAME|DIR",
+                   help="bytes (a byte LM), bpe1k / bpe4k / bpe16k (any bpeN or bpeNk: a byte-level BPE "
+                        "learnt on the training split) or a tokenizer directory; a token LM still loads "
+                        "as byte-lm:DIR and is scored in bits/byte [default: bytes]")
     p.add_argument("-f", "--force", action="store_true", help="overwrite a non-empty output directory")
     return p
 
@@ -86,6 +91,7 @@ def run(args) -> int:
         shape.ffn = 0
     shape = shape.resolved()
     settings = _settings(args, shape)
+    tokenizer = _tokenizer_arg(args.tokenizer)
     if args.corpus == "-":
         raise UsageError("--corpus must be a file")
     data = read_input(args.corpus)
@@ -96,6 +102,9 @@ def run(args) -> int:
 
     validate(data, shape, settings, args.corpus)
     check_output_dir(out, args.force)
+    import os
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads; see compgen.lm.train.train
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401
@@ -104,8 +113,17 @@ def run(args) -> int:
 
         raise MissingDependencyError(f"cgz train needs torch and transformers ({exc.name} missing)") from None
 
-    n_params = count_params(shape)
-    note = (f"training {n_params:,}-parameter byte LM ({shape.layers} layers, width {shape.width}, "
+    if tokenizer is not None:  # learn / read it now, so the note gives the real vocabulary
+        from ..lm.bpe import resolve_tokenizer
+        from ..lm.train import split_corpus
+
+        if not quiet_of(args):
+            print(f"tokenizer {tokenizer}: preparing on the training split", file=sys.stderr, flush=True)
+        tokenizer = resolve_tokenizer(tokenizer, split_corpus(data, settings.heldout)[0].tobytes())
+    vocab = 257 if tokenizer is None else tokenizer.vocab_size
+    n_params = count_params(shape, vocab)
+    kind = "byte LM" if tokenizer is None else f"token LM (BPE vocabulary {vocab:,})"
+    note = (f"training {n_params:,}-parameter {kind} ({shape.layers} layers, width {shape.width}, "
             f"{shape.heads} heads, ffn {shape.ffn}, context {shape.context}) on {args.corpus} "
             f"({len(data):,} bytes; last {settings.heldout:.0%} held out)")
     quiet = getattr(args, "quiet", False)
@@ -119,7 +137,7 @@ def run(args) -> int:
 
     old = signal.signal(signal.SIGTERM, on_term)
     try:
-        meta = _run_with_display(data, out, shape, settings, args.corpus, quiet, lambda: stop["flag"])
+        meta = _run_with_display(data, out, shape, settings, args.corpus, quiet, lambda: stop["flag"], tokenizer)
     finally:
         signal.signal(signal.SIGTERM, old)
     t = meta["train"]
@@ -131,7 +149,30 @@ def run(args) -> int:
     return 0
 
 
-def _run_with_display(data, out, shape, settings, corpus, quiet, should_stop):
+def quiet_of(args) -> bool:
+    return bool(getattr(args, "quiet", False))
+
+
+def _tokenizer_arg(value: str | None) -> str | None:
+    """bytes -> None; bpeN[k] or an existing directory as given; anything else a usage error."""
+    import os
+
+    from ..lm.bpe import MAX_VOCAB, MIN_VOCAB, parse_bpe_name
+
+    name = (value or "bytes").strip()
+    if name.lower() in ("bytes", "byte", "none"):
+        return None
+    size = parse_bpe_name(name)
+    if size is not None and not os.path.exists(name):
+        if not MIN_VOCAB <= size <= MAX_VOCAB:
+            raise UsageError(f"--tokenizer {name}: vocabulary must be between {MIN_VOCAB} and {MAX_VOCAB}")
+        return name
+    if not os.path.isdir(name):
+        raise UsageError(f"--tokenizer {name!r}: use bytes, bpe1k, bpe4k, bpe16k (any bpeN or bpeNk) or a tokenizer directory")
+    return name
+
+
+def _run_with_display(data, out, shape, settings, corpus, quiet, should_stop, tokenizer=None):
     """Rich bar (loss, held-out, bytes/s) on a terminal; plain log lines otherwise."""
     import time
 
@@ -165,7 +206,7 @@ def _run_with_display(data, out, shape, settings, corpus, quiet, should_stop):
                 bar.console.print(f"step {s.step}: checkpoint saved to {out}")
 
         with bar:
-            return train(data, out, shape, settings, name, on_progress, should_stop)
+            return train(data, out, shape, settings, name, on_progress, should_stop, tokenizer=tokenizer)
 
     last = {"t": 0.0}
 
@@ -180,4 +221,4 @@ def _run_with_display(data, out, shape, settings, corpus, quiet, should_stop):
             print(f"step {s.step}/{settings.steps or '?'} tokens {s.tokens:,} loss {s.loss:.4f}{held} bits/byte "
                   f"{s.bytes_per_s:,.0f} B/s {s.elapsed:.0f}s{extra}", file=sys.stderr, flush=True)
 
-    return train(data, out, shape, settings, name, log, should_stop)
+    return train(data, out, shape, settings, name, log, should_stop, tokenizer=tokenizer)

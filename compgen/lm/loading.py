@@ -192,15 +192,22 @@ def _read_meta(path: str) -> dict:
 
 def load_byte_lm(path=None, threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",
                 code_dtype="auto"):
-    """A byte-level LM written by ``cgz train`` (vocab 257, BOS 256, compgen.json)."""
+    """An LM written by ``cgz train``: a byte LM (vocab 257, BOS 256) or a token LM
+    (``--tokenizer bpe4k``: its BPE saved beside the weights, coded exactly by a TokenCodec)."""
     _need_torch()
     path = _check_dir(path, "byte-lm")
     meta = _read_meta(path)
-    if meta.get("kind") != "byte-lm":
-        raise UsageError(f"byte-lm:{path}: no compgen.json with kind 'byte-lm' (not written by `cgz train`?)")
+    kind = meta.get("kind")
+    if kind not in ("byte-lm", "token-lm"):
+        raise UsageError(f"byte-lm:{path}: no compgen.json with kind 'byte-lm' or 'token-lm' (not written by `cgz train`?)")
     net, _ = _load_dir(path, dtype)
+    tok = None
+    if kind == "token-lm":
+        from .bpe import load_tokenizer
+
+        tok = load_tokenizer(path).shim
     limit = int(meta.get("context") or getattr(net.config, "n_positions", 0) or getattr(net.config, "max_position_embeddings", 1024))
     window = min(int(window), limit) if window else limit
-    return _model(net, None, f"byte-lm:{path}", "byte-lm", None, byte_lm=meta,
+    return _model(net, tok, f"byte-lm:{path}", "byte-lm", None, byte_lm=meta if tok is None else None,
                   threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment, score_dtype=score_dtype,
                   code_dtype=code_dtype)
