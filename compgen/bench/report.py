@@ -186,7 +186,9 @@ def table1_markdown(rows: list[dict]) -> str:
                       f"{figs[(m, 'whole')]:.1f}" if (m, "whole") in figs else ""]
         lines.append("| " + " | ".join(cells) + " |")
     notes = ["", "Raw rate = compressed bytes / input bytes, every unit a real round trip. In brackets: the "
-             "codec's header (PNG framing, FLAC metadata) counted once across all chunks, as the paper does. "
+             "codec's header (PNG framing, FLAC metadata, zpaq block/segment headers and model description, "
+             "WebP RIFF/VP8L framing, JPEG XL signature; docs/media.md) counted once across all chunks, as the "
+             "paper does. "
              "⁷ = token LM through the exact 7-bit scheme (`7bit:`). LM rows come twice: "
              "[LM cross-entropy (N chunks)] = teacher-forced cross-entropy / 8 over every chunk the codecs "
              "see (the ideal code length, nothing coded), and [coded, verified (N chunks)] = real range-coded "
