@@ -214,3 +214,40 @@ def test_bench_units_and_a_small_table(tmp_path, cli):
     assert webp_img["units"] == 4 and webp_img["raw_rate_header_once"] < webp_img["raw_rate"]
     md = (out / "bench.md").read_text()
     assert "| webp |" in md and "| jxl |" in md
+
+
+def test_table1_script_resumes_per_model(tmp_path, monkeypatch):
+    import importlib.util
+
+    from PIL import Image
+    import soundfile as sf
+
+    from pathlib import Path
+
+    root = tmp_path / "data"
+    for sub in ("canterbury", "images", "audio"):
+        (root / sub).mkdir(parents=True)
+    (root / "canterbury" / "t.txt").write_bytes(TEXT)
+    Image.fromarray(np.frombuffer(PATCH * 2, np.uint8).reshape(64, 64)).save(root / "images" / "i.png")
+    t = np.arange(4096) / 16000
+    sf.write(root / "audio" / "s.wav", (8000 * np.sin(2 * np.pi * 330 * t)).astype(np.int16), 16000)
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "table1.py"
+    spec = importlib.util.spec_from_file_location("table1_script", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "res" / "table1.json"
+    argv = ["-m", "gzip,webp", "--max-bytes", "5K", "--mode", "chunked", "--data-root", str(root), "--out", str(out)]
+    assert mod.main(argv) == 0
+    doc = json.loads(out.read_text())
+    assert doc["models"] == ["gzip", "webp"] and doc["all_verified"] is True
+    assert doc["chunks_per_modality"] == {"text": 2, "image": 2, "audio": 2}
+    assert sorted(p.name for p in (tmp_path / "res" / "table1").iterdir()) == ["gzip.json", "webp.json"]
+    assert "| webp |" in out.with_suffix(".md").read_text() and out.with_suffix(".png").stat().st_size > 0
+
+    def boom(*a, **k):
+        raise AssertionError("a stored model was measured again")
+
+    monkeypatch.setattr("compgen.bench.job.run_job", boom)
+    assert mod.main(argv) == 0  # both models kept from the first run: a killed run resumes
+    with pytest.raises(AssertionError):
+        mod.main(argv[:1] + ["gzip,webp,zpaq:level=1"] + argv[2:])  # a new model is measured
