@@ -229,7 +229,7 @@ def plot_table1(rows: list[dict], path: Path) -> None:
         ax.invert_yaxis()
         ax.set_xlim(0, max(vals + [60]) * 1.25)
         ax.set_title(f"{m}, chunks")
-    axes[0][-1].legend(loc="lower right", fontsize=7)
+    axes[0][-1].legend(loc="center right", fontsize=7)
     fig.suptitle("raw rate % (lower is better); LM cross-entropy rows: ideal rate", fontsize=10)
     fig.tight_layout()
     from .scaling import _save
