@@ -8,7 +8,7 @@ without re-running the codecs (``--force`` re-measures). Then all stored rows ar
 into benchmarks/results/table1.json (+ table1.md, table1.png) and printed.
 
     flock /tmp/heavy.lock .venv/bin/python benchmarks/table1.py
-    flock /tmp/heavy.lock .venv/bin/python benchmarks/table1.py -m smollm2 --lm-max-bytes 16K --threads 2
+    flock /tmp/heavy.lock .venv/bin/python benchmarks/table1.py -m smollm2 --mode chunked
 """
 
 from __future__ import annotations
@@ -30,6 +30,11 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 def slug(spec: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", spec)
+
+
+def same_sample(a: dict | None, b: dict) -> bool:
+    """Two runs measured the same chunks (the modes may differ: a chunked-only LM run adds chunked rows)."""
+    return a is not None and {k: v for k, v in a.items() if k != "modes"} == {k: v for k, v in b.items() if k != "modes"}
 
 
 def main(argv=None) -> int:
@@ -65,7 +70,7 @@ def main(argv=None) -> int:
         path = store / f"{slug(spec)}.json"
         if path.exists() and not args.force:
             old = json.loads(path.read_text())
-            if old.get("settings") == settings:
+            if same_sample(old.get("settings"), settings) and set(modes) <= set(old["settings"]["modes"]):
                 print(f"{spec}: stored result kept ({path})")
                 continue
         cfg = BenchConfig(specs=[spec], data=data, modes=modes, chunk=2048, max_bytes=settings["max_bytes"],
@@ -84,7 +89,7 @@ def main(argv=None) -> int:
               f"{failed} failed round trips")
 
     records = [json.loads(p.read_text()) for p in sorted(store.glob("*.json"))]
-    records = [r for r in records if r.get("settings") == settings]
+    records = [r for r in records if same_sample(r.get("settings"), settings)]  # any modes: rows are per mode
     order = {s: i for i, s in enumerate(split_specs(DEFAULT_MODELS))}
     records.sort(key=lambda r: (order.get(r["spec"], len(order)), r["spec"]))
     rows = [row for r in records for row in r["summary"]]
@@ -93,7 +98,8 @@ def main(argv=None) -> int:
     detail = markdown_table(rows)
     chunks = {m: max((r["units"] for r in rows if r["modality"] == m and r["mode"] == "chunked"), default=0)
               for m in ("text", "image", "audio")}
-    doc = {"settings": settings, "models": [r["spec"] for r in records], "chunks_per_modality": chunks,
+    doc = {"settings": {**settings, "modes": sorted({m for r in records for m in r["settings"]["modes"]})},
+           "models": [r["spec"] for r in records], "chunks_per_modality": chunks,
            "runs": [{k: r[k] for k in ("spec", "started", "wall_s", "load_before", "load_after", "machine")}
                     for r in records],
            "all_verified": all(r["verify_failed"] == 0 and r["verified"] == r["units"] for r in rows
