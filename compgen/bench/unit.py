@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 
 #: spec names whose native output is measured directly (their CLI-equivalent bytes)
-CODEC_NAMES = {"gzip", "zlib", "deflate", "zstd", "brotli", "xz", "lzma", "bz2", "bzip2", "ppmd", "png", "flac"}
+CODEC_NAMES = {"gzip", "zlib", "deflate", "zstd", "brotli", "xz", "lzma", "bz2", "bzip2", "ppmd", "png", "flac",
+               "zpaq", "jxl", "jpegxl", "webp"}
 
 
 def is_codec_spec(spec: str) -> bool:

@@ -225,7 +225,8 @@ def load(inner: str = "smollm2", **kw) -> SevenBitModel:
 #: scheme (benchmarks/results/media_lm.json: SmolLM2 on image patches and speech costs
 #: several bits/byte less with it than through the token codec's escapes)
 AUTO_SCHEME = "7bit"
-CODEC_FAMILIES = {"gzip", "zlib", "deflate", "zstd", "brotli", "xz", "lzma", "bz2", "bzip2", "ppmd", "png", "flac"}
+CODEC_FAMILIES = {"gzip", "zlib", "deflate", "zstd", "brotli", "xz", "lzma", "bz2", "bzip2", "ppmd", "png", "flac",
+                  "zpaq", "jxl", "jpegxl", "webp"}
 
 
 def spec_for_modality(spec: str, modality: str, scheme: str = "auto") -> str:
