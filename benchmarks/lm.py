@@ -78,7 +78,7 @@ def measure_lm(model, data: bytes, save=None, one_stream: bool = False, phase: s
            "tokens": coder.get("tokens"), "streams": coder.get("streams"), "raw_segments": len(coder.get("raw", [])),
            "window": coder.get("window"), "threads": coder.get("threads"), "uptime": uptime(),
            "compress_Bps": n / t_c, "compress_s": t_c, "decompress_Bps": None, "decompress_s": None,
-           "roundtrip_ok": None, "load_avg_start": load0, "load_avg_end": load_avg()}
+           "roundtrip_ok": None, "load_avg_start": load0, "load_avg_end": load_avg(), "peak_rss_MB": peak_rss_mb()}
     if save:
         save(row)
     if phase == "compress":
@@ -95,13 +95,21 @@ def _decompress_half(model, data, blob, row, save, one_stream) -> dict:
     t = time.perf_counter()
     out = compgen.as_compressor(model).decompress(blob)
     t_d = time.perf_counter() - t
-    row.update(decompress_Bps=n / t_d, decompress_s=t_d, roundtrip_ok=out == data, load_avg_end=load_avg())
+    row.update(decompress_Bps=n / t_d, decompress_s=t_d, roundtrip_ok=out == data, load_avg_end=load_avg(),
+               peak_rss_MB=peak_rss_mb())
     if one_stream:  # teacher-forced, the whole file as one stream: the bound header + cold starts are measured against
         bits = model.code_length(data)
         row.update(one_stream_bpb=bits / n, header_and_cold_starts_bpb=(8 * len(blob) - bits) / n)
     if save:
         save(row)
     return row
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (model load included), MB."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def uptime() -> str:
@@ -162,7 +170,7 @@ def main(argv=None) -> int:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
             Path(args.json).write_text(json.dumps(results, indent=2))
 
-        def add(lm_row):  # the compress half, saved before decompressing (same dict, updated later)
+        def add(lm_row, row=row):  # the compress half, saved before decompressing (same dict, updated later)
             if not any(r is lm_row for r in row["lms"]):
                 row["lms"].append(lm_row)
             save()

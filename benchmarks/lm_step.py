@@ -103,7 +103,7 @@ def micro(model, streams: int, repeat: int) -> dict:
         s = Stages(logits)
         preds = [mixer.predict(hist[r], 300) for r in rows]
         s.add_predictions(rows, preds)
-        for r, x, pred in zip(rows.tolist(), sym.tolist(), preds):
+        for r, x, pred in zip(rows.tolist(), sym.tolist(), preds, strict=True):
             if pred is not None:
                 mixer.learn(pred, x, s.lm_prob(r, x))
 
