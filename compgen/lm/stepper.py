@@ -29,7 +29,7 @@ def make_stepper(model, streams: int, window: int, positions: int, bf16: bool = 
     from .gemma import GemmaStepper
 
     if GemmaStepper.supports(model.net):
-        return GemmaStepper(model.net, streams, window, positions, bf16=bf16)
+        return GemmaStepper(model.net, streams, window, positions, bf16=bf16, threads=model.threads)
     if bf16:
         raise ValueError("bf16 stepping needs a Llama-family or Gemma 3 float model")
     return GenericStepper(model, window)
