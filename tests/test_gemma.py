@@ -211,3 +211,22 @@ def test_gemma3_short_roundtrip():
     assert compgen.as_compressor(model).decompress(blob) == data
     assert comp.last_stats["ideal_bits"] / len(text) < 8
     assert container.read_header(blob).spec == "gemma3:threads=2:batch=4"
+
+
+# ------------------------------------------------------------------ scoring, large vocabularies
+@pytest.mark.parametrize("bf16", [False, True])
+def test_blocked_log_softmax_equals_the_plain_one(bf16):
+    from compgen.lm.big_vocab import blocked_target_logprobs
+    from compgen.lm.model import _target_logprobs
+
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(5000, 24, generator=gen) * 2
+    h = torch.randn(40, 24, generator=gen)
+    tgt = torch.randint(0, 5000, (40,), generator=gen)
+    tgt[:3] = torch.tensor([0, 4999, 1024])  # first, last, a block boundary
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits = torch.nn.functional.linear(h, w)
+    ref = _target_logprobs(logits.float(), tgt, float64=True)
+    got = blocked_target_logprobs(h, w.to(torch.bfloat16) if bf16 else w, tgt, bf16, block=1024)
+    np.testing.assert_allclose(got, ref, atol=1e-6)
+    assert (got < 0).all()
