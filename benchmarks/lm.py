@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 DATA = Path(os.environ.get("COMPGEN_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")  # COMPGEN_DATA: from a worktree
 FILES = {"alice29": ("canterbury/alice29.txt", None), "enwik8_head": ("enwik8_head.txt", 1 << 20),
-         "enwik8_256k": ("enwik8_head.txt", 256 << 10),  # a prefix of the 1 MiB when a run must be short
+         "enwik8_128k": ("enwik8_head.txt", 128 << 10),  # a prefix of the 1 MiB when a run must be short
          "text12k": ("canterbury/lcet10.txt", 12 * 1024),  # a 12 KB English text: header + cold starts
          "asyoulik": ("canterbury/asyoulik.txt", None), "lcet10": ("canterbury/lcet10.txt", None),
          "plrabn12": ("canterbury/plrabn12.txt", None), "cp.html": ("canterbury/cp.html", None),
