@@ -150,6 +150,15 @@ def test_tiny_gemma_roundtrip_many_streams(gdir, code_dtype):
     assert compgen.as_compressor(other).decompress(blob) == data
 
 
+def test_bfloat16_gemma_net_codes_through_the_generic_stepper(gdir):
+    from compgen.lm.stepper import GenericStepper, make_stepper
+
+    model = compgen.load(f"hf:{gdir['a']}:threads=1:window=16:dtype=bfloat16")
+    assert isinstance(make_stepper(model, 1, 16, 16), GenericStepper)
+    blob, data = compgen.as_compressor(model, store=False).compress(TEXT * 2), TEXT * 2
+    assert compgen.as_compressor(model).decompress(blob) == data
+
+
 def test_tiny_gemma_refuses_mismatched_settings(gdir):
     model = compgen.load(f"hf:{gdir['a']}:threads=1:window=16")
     data = TEXT * 3

@@ -202,7 +202,7 @@ class GemmaStepper:
                 and not getattr(cfg, "use_bidirectional_attention", False)
                 and set(getattr(cfg, "layer_types", ())) <= {"sliding_attention", "full_attention"}
                 and getattr(cfg, "hidden_activation", None) in ("gelu_pytorch_tanh", "gelu")
-                and all(p.dtype.is_floating_point for p in net.parameters()))
+                and all(p.dtype == torch.float32 for p in net.parameters()))  # dtype=bfloat16 nets: generic path
 
     def __init__(self, net, streams: int, window: int, positions: int, bf16: bool = False, threads: int | None = None,
                  head_threads: int | None = None):
