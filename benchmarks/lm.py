@@ -30,8 +30,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(os.environ.get("COMPGEN_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")  # COMPGEN_DATA: from a worktree
 FILES = {"alice29": ("canterbury/alice29.txt", None), "enwik8_head": ("enwik8_head.txt", 1 << 20),
+         "enwik8_128k": ("enwik8_head.txt", 128 << 10),  # a prefix of the 1 MiB when a run must be short
          "text12k": ("canterbury/lcet10.txt", 12 * 1024),  # a 12 KB English text: header + cold starts
          "asyoulik": ("canterbury/asyoulik.txt", None), "lcet10": ("canterbury/lcet10.txt", None),
          "plrabn12": ("canterbury/plrabn12.txt", None), "cp.html": ("canterbury/cp.html", None),
@@ -78,7 +79,7 @@ def measure_lm(model, data: bytes, save=None, one_stream: bool = False, phase: s
            "tokens": coder.get("tokens"), "streams": coder.get("streams"), "raw_segments": len(coder.get("raw", [])),
            "window": coder.get("window"), "threads": coder.get("threads"), "uptime": uptime(),
            "compress_Bps": n / t_c, "compress_s": t_c, "decompress_Bps": None, "decompress_s": None,
-           "roundtrip_ok": None, "load_avg_start": load0, "load_avg_end": load_avg()}
+           "roundtrip_ok": None, "load_avg_start": load0, "load_avg_end": load_avg(), "peak_rss_MB": peak_rss_mb()}
     if save:
         save(row)
     if phase == "compress":
@@ -95,13 +96,21 @@ def _decompress_half(model, data, blob, row, save, one_stream) -> dict:
     t = time.perf_counter()
     out = compgen.as_compressor(model).decompress(blob)
     t_d = time.perf_counter() - t
-    row.update(decompress_Bps=n / t_d, decompress_s=t_d, roundtrip_ok=out == data, load_avg_end=load_avg())
+    row.update(decompress_Bps=n / t_d, decompress_s=t_d, roundtrip_ok=out == data, load_avg_end=load_avg(),
+               peak_rss_MB=peak_rss_mb())
     if one_stream:  # teacher-forced, the whole file as one stream: the bound header + cold starts are measured against
         bits = model.code_length(data)
         row.update(one_stream_bpb=bits / n, header_and_cold_starts_bpb=(8 * len(blob) - bits) / n)
     if save:
         save(row)
     return row
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (model load included), MB."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def uptime() -> str:

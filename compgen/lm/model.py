@@ -330,6 +330,11 @@ class LMModel(Model):
         order = sorted(range(len(windows)), key=lambda i: -len(windows[i]))  # equal lengths share a batch
         head = self.net.get_output_embeddings()
         bf16 = self.scoring_bf16()
+        from .big_vocab import BIG_VOCAB, blocked_target_logprobs
+
+        big = None  # large vocabularies: the output layer by column blocks (compgen.lm.big_vocab)
+        if not float64 and type(head) is torch.nn.Linear and head.bias is None and head.weight.shape[0] >= BIG_VOCAB:
+            big = head.weight.detach().to(torch.bfloat16) if bf16 else head.weight.detach()
         with torch.inference_mode():
             for b in range(0, len(order), batch):
                 group = order[b: b + batch]
@@ -345,6 +350,9 @@ class LMModel(Model):
                     h, tgt = hidden[row, :n], ids_t[row, 1: n + 1]
                     parts = []
                     for lo in range(0, n, HEAD_ROWS):
+                        if big is not None:
+                            parts.append(blocked_target_logprobs(h[lo: lo + HEAD_ROWS], big, tgt[lo: lo + HEAD_ROWS], bf16))
+                            continue
                         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                             logits = head(h[lo: lo + HEAD_ROWS])
                         logits = logits.float()

@@ -26,18 +26,30 @@ def make_stepper(model, streams: int, window: int, positions: int, bf16: bool = 
     ``bf16``: matrix products and the KV cache in bfloat16 (Llama stepper only)."""
     if LlamaStepper.supports(model.net):
         return LlamaStepper(model.net, streams, window, positions, bf16=bf16)
+    from .gemma import GemmaStepper
+
+    if GemmaStepper.supports(model.net):
+        return GemmaStepper(model.net, streams, window, positions, bf16=bf16, threads=model.threads)
     if bf16:
-        raise ValueError("bf16 stepping needs a Llama-family float model")
+        raise ValueError("bf16 stepping needs a Llama-family or Gemma 3 float model")
     return GenericStepper(model, window)
 
 
+def has_own_stepper(net) -> bool:
+    """A stepper of compgen's own runs this net (Llama family, Gemma 3): ring cache, batch
+    that finished streams can leave, bf16 products."""
+    from .gemma import GemmaStepper
+
+    return LlamaStepper.supports(net) or GemmaStepper.supports(net)
+
+
 def supports_bf16(net) -> bool:
-    """bf16 stepping is defined for float32 Llama nets without int8 layers."""
+    """bf16 stepping is defined for float32 Llama and Gemma 3 nets without int8 layers."""
     import torch
 
     from .int8 import RowInt8Linear
 
-    return (LlamaStepper.supports(net) and all(p.dtype == torch.float32 for p in net.parameters())
+    return (has_own_stepper(net) and all(p.dtype == torch.float32 for p in net.parameters())
             and not any(isinstance(mod, RowInt8Linear) for mod in net.modules()))
 
 
