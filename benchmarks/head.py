@@ -38,6 +38,8 @@ from compgen.lm.coder import BLOCK, TokenRangeCoder, lockstep, plan_segments, se
 from compgen.lm.token_mix import TokenMixer  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+if not DATA.exists():  # a git worktree under /work/wt/NAME: the data sits beside the main checkout
+    DATA = Path("/work/shared/data")
 FILES = {"alice29": "canterbury/alice29.txt", "asyoulik": "canterbury/asyoulik.txt", "lcet10": "canterbury/lcet10.txt",
          "plrabn12": "canterbury/plrabn12.txt", "cp.html": "canterbury/cp.html", "fields.c": "canterbury/fields.c",
          "grammar.lsp": "canterbury/grammar.lsp", "xargs.1": "canterbury/xargs.1", "enwik8_head": "enwik8_head.txt"}
