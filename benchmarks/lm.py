@@ -6,9 +6,10 @@
     .venv/bin/python benchmarks/lm.py --files canterbury      # every Canterbury text file
     .venv/bin/python benchmarks/lm.py --max-bytes 4000 --files alice29   # quick look
 
-Models (``--model``, default ``smollm2:mix=0,smollm2``): the LM alone and the LM mixed
-with the in-file token n-gram. Per file: bits/byte of the coded .cg file (container
-included), of the payload, header bytes, the model's own cross-entropy under the coder's
+Models (``--model``, default ``smollm2:head=0,smollm2``): the LM mixed with the in-file
+token n-gram, without and with the adaptive head (``smollm2:mix=0:head=0`` is the LM alone). Per file: bits/byte of the coded .cg file (container
+included), of the payload, header bytes, the process's peak RSS so far (``ru_maxrss``: the
+largest of this and every earlier row of the run), the model's own cross-entropy under the coder's
 plan (sum of -log2 p over the coded tokens), compress and decompress bytes/s, and an
 exact round-trip check; ``--one-stream`` adds the teacher-forced cross-entropy of the
 file as one stream (what header and cold starts are measured against). Codecs are
@@ -31,6 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+if not DATA.exists():  # a git worktree under /work/wt/NAME: the data sits beside the main checkout
+    DATA = Path("/work/shared/data")
 FILES = {"alice29": ("canterbury/alice29.txt", None), "enwik8_head": ("enwik8_head.txt", 1 << 20),
          "text12k": ("canterbury/lcet10.txt", 12 * 1024),  # a 12 KB English text: header + cold starts
          "asyoulik": ("canterbury/asyoulik.txt", None), "lcet10": ("canterbury/lcet10.txt", None),
@@ -78,7 +81,8 @@ def measure_lm(model, data: bytes, save=None, one_stream: bool = False, phase: s
            "tokens": coder.get("tokens"), "streams": coder.get("streams"), "raw_segments": len(coder.get("raw", [])),
            "window": coder.get("window"), "threads": coder.get("threads"), "uptime": uptime(),
            "compress_Bps": n / t_c, "compress_s": t_c, "decompress_Bps": None, "decompress_s": None,
-           "roundtrip_ok": None, "load_avg_start": load0, "load_avg_end": load_avg()}
+           "roundtrip_ok": None, "load_avg_start": load0, "load_avg_end": load_avg(), "peak_rss_mb": peak_rss_mb(),
+           "head_lr_units": coder.get("head", 0)}
     if save:
         save(row)
     if phase == "compress":
@@ -95,13 +99,21 @@ def _decompress_half(model, data, blob, row, save, one_stream) -> dict:
     t = time.perf_counter()
     out = compgen.as_compressor(model).decompress(blob)
     t_d = time.perf_counter() - t
-    row.update(decompress_Bps=n / t_d, decompress_s=t_d, roundtrip_ok=out == data, load_avg_end=load_avg())
+    row.update(decompress_Bps=n / t_d, decompress_s=t_d, roundtrip_ok=out == data, load_avg_end=load_avg(),
+               peak_rss_mb=peak_rss_mb())
     if one_stream:  # teacher-forced, the whole file as one stream: the bound header + cold starts are measured against
         bits = model.code_length(data)
         row.update(one_stream_bpb=bits / n, header_and_cold_starts_bpb=(8 * len(blob) - bits) / n)
     if save:
         save(row)
     return row
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MB (Linux ru_maxrss is in KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def uptime() -> str:
@@ -115,7 +127,7 @@ def uptime() -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="smollm2:mix=0,smollm2", help="comma list of model specs")
+    ap.add_argument("--model", default="smollm2:head=0,smollm2", help="comma list of model specs")
     ap.add_argument("--files", default="alice29,enwik8_head",
                     help="comma list of: " + ", ".join([*FILES, *GROUPS]))
     ap.add_argument("--one-stream", action="store_true", help="also the one-stream cross-entropy (teacher forced)")
@@ -162,7 +174,7 @@ def main(argv=None) -> int:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
             Path(args.json).write_text(json.dumps(results, indent=2))
 
-        def add(lm_row):  # the compress half, saved before decompressing (same dict, updated later)
+        def add(lm_row, row=row):  # the compress half, saved before decompressing (same dict, updated later)
             if not any(r is lm_row for r in row["lms"]):
                 row["lms"].append(lm_row)
             save()
@@ -181,11 +193,11 @@ def main(argv=None) -> int:
 def print_row(row: dict) -> None:
     print(f"\n{row['file']} ({row['bytes']} bytes)")
     print(f"  {'model':34s} {'bits/byte':>9s} {'payload':>8s} {'header':>6s} {'x-ent':>7s} {'overhead':>9s} "
-          f"{'comp B/s':>9s} {'dec B/s':>9s} ok")
+          f"{'comp B/s':>9s} {'dec B/s':>9s} {'RSS MB':>7s} ok")
     for lm in row["lms"]:
         print(f"  {lm['model']:34s} {lm['bits_per_byte']:9.4f} {lm['payload_bpb']:8.4f} {lm['header_bytes']:6d} "
               f"{lm['cross_entropy_bpb']:7.4f} {100 * lm['coder_overhead']:8.3f}% {lm['compress_Bps']:9.0f} "
-              f"{lm['decompress_Bps'] or 0:9.0f} {lm['roundtrip_ok']}  (load {lm['load_avg_start']:.1f}->"
+              f"{lm['decompress_Bps'] or 0:9.0f} {lm.get('peak_rss_mb', 0):7.0f} {lm['roundtrip_ok']}  (load {lm['load_avg_start']:.1f}->"
               f"{lm['load_avg_end']:.1f})")
         if "one_stream_bpb" in lm:
             print(f"  {'':34s} one stream {lm['one_stream_bpb']:.4f}; header + cold starts "
