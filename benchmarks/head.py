@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/head.py --files alice29                      # default settings grid
     .venv/bin/python benchmarks/head.py --files canterbury --configs plain,mix,mix+head0.05
     .venv/bin/python benchmarks/head.py --model smollm2:window=2048 --files alice29
+    .venv/bin/python benchmarks/head.py --step-bench                             # cost per step
 
 The LM's distributions do not depend on the in-file models (the coded tokens are fixed
 when compressing), so one run of the coder's own lockstep loop (same stepper, batch plan,
@@ -14,6 +15,11 @@ model). Configs: ``plain`` (LM alone), ``mix`` (n-gram), ``head<lr>``, ``mix+hea
 ``mix+stream<lr>`` (one bias vector per stream instead of one shared by all). Also the
 time per step of the LM and of each setting's probability work. Prints a table and writes
 benchmarks/results/head.json (``--json``) after every file.
+
+``--step-bench``: one 32-stream coder step at a full ring of 512 / 1024 / 2048 slots (random
+cache contents; what the window costs), and the probability work of one step (the
+coder's ``Stages``) without and with the head, with the n-gram's share, timed on the
+logits of that step.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ FILES = {"alice29": "canterbury/alice29.txt", "asyoulik": "canterbury/asyoulik.t
          "plrabn12": "canterbury/plrabn12.txt", "cp.html": "canterbury/cp.html", "fields.c": "canterbury/fields.c",
          "grammar.lsp": "canterbury/grammar.lsp", "xargs.1": "canterbury/xargs.1", "enwik8_head": "enwik8_head.txt"}
 GROUPS = {"canterbury": ["alice29", "asyoulik", "lcet10", "plrabn12", "cp.html", "fields.c", "grammar.lsp", "xargs.1"]}
-DEFAULT_CONFIGS = "plain,mix,head0.05,mix+head0.02,mix+head0.05,mix+head0.1,mix+stream0.05"
+DEFAULT_CONFIGS = "plain,mix,head0.1,mix+head0.02,mix+head0.05,mix+head0.1,mix+head0.2,mix+stream0.1"
 
 
 class StreamHeads:
@@ -163,12 +169,67 @@ def measure(model, data: bytes, configs: list[Config]) -> dict:
     return out
 
 
+def step_bench(model, windows=(512, 1024, 2048), streams: int = 32, steps: int = 12) -> dict:
+    """Median seconds of one lockstep step per ring size, and of the coder's per-step
+    probability work without / with the adaptive head (see module doc)."""
+    import torch
+
+    from compgen.lm.coder import Stages
+    from compgen.lm.stepper import make_stepper
+
+    model.set_threads()
+    rng = np.random.default_rng(0)
+    out: dict = {"streams": streams, "bf16": model.coding_bf16(), "step_ms": {}, "stages_ms": {}}
+    logits = None
+    for w in windows:
+        st = make_stepper(model, streams, w, w + steps + 4, bf16=model.coding_bf16())
+        with torch.inference_mode():
+            st.k_cache.normal_(0, 1)
+            st.v_cache.normal_(0, 1)
+        st.length = w  # a full ring
+        times = []
+        for _ in range(steps):
+            ids = rng.integers(0, model.codec.vocab_size, streams)
+            t0 = time.perf_counter()
+            logits = st.step(ids)
+            times.append(time.perf_counter() - t0)
+        out["step_ms"][w] = 1e3 * float(np.median(times[2:]))
+        print(f"step, ring {w:5d}: {out['step_ms'][w]:7.1f} ms (median of {steps - 2})")
+        del st
+    vocab = logits.shape[1]
+    width = -(-vocab // min(BLOCK, vocab)) * min(BLOCK, vocab)
+    rows = np.arange(streams)
+    sym = rng.integers(0, vocab, streams)
+    for name, units in (("no head", 0), ("head", lr_units(0.1))):
+        head = AdaptiveHead(vocab, units, width) if units else None
+        mixer = TokenMixer()
+        hist = [list(rng.integers(0, 200, 8)) for _ in rows]
+        for r in rows:  # every stream's context seen once: the n-gram predicts
+            for t in range(8):
+                mixer.add(hist[r], t)
+        times = []
+        for _ in range(steps):
+            t0 = time.perf_counter()
+            s = Stages(logits, head=head)
+            g = head.gradient(s.flat, rows.tolist()) if head is not None else None
+            preds = [mixer.predict(hist[r], 7) for r in rows]
+            s.add_predictions(rows, preds)
+            s.encode(SymbolEncoder(), rows, sym)
+            if head is not None:
+                head.learn(g, sym.tolist())
+            times.append(time.perf_counter() - t0)
+        out["stages_ms"][name] = 1e3 * float(np.median(times[2:]))
+        print(f"probability work per step, {name:8s}: {out['stages_ms'][name]:6.2f} ms")
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="smollm2:threads=2")
     ap.add_argument("--files", default="alice29")
     ap.add_argument("--configs", default=DEFAULT_CONFIGS)
     ap.add_argument("--max-bytes", type=int, default=None)
+    ap.add_argument("--step-bench", action="store_true", help="time one step per ring size and the head's work")
     ap.add_argument("--json", default=str(Path(__file__).resolve().parent / "results" / "head.json"))
     args = ap.parse_args(argv)
     names = [f for k in args.files.split(",") for f in GROUPS.get(k, [k])]
@@ -179,6 +240,16 @@ def main(argv=None) -> int:
     results = json.loads(path.read_text()) if path.exists() else {}
     results.setdefault("runs", [])
     results["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()}
+    if args.step_bench:
+        load0 = os.getloadavg()[0]
+        bench = step_bench(model)
+        bench.update(model=model.spec, load_avg_start=load0, load_avg_end=os.getloadavg()[0],
+                     when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+        print(f"load {bench['load_avg_start']:.1f} -> {bench['load_avg_end']:.1f}")
+        results.setdefault("step_bench", []).append(bench)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=1) + "\n")
+        return 0
     for key in names:
         data = (DATA / FILES[key]).read_bytes()
         if key == "enwik8_head" and not args.max_bytes:

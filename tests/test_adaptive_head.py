@@ -15,7 +15,7 @@ import compgen  # noqa: E402
 from compgen.coding import container  # noqa: E402
 from compgen.errors import RefusedError, UsageError  # noqa: E402
 from compgen.lm import settings as lm_settings  # noqa: E402
-from compgen.lm.adaptive_head import BIAS_LIMIT, LR_UNIT, AdaptiveHead, lr_units  # noqa: E402
+from compgen.lm.adaptive_head import BIAS_LIMIT, DEFAULT_LR, LR_UNIT, AdaptiveHead, lr_units  # noqa: E402
 
 fuzz = load_benchmark("fuzz")
 
@@ -55,7 +55,7 @@ def test_roundtrip_with_and_without_head_and_the_head_learns(tok_dir, text):
             model = _load(tok_dir, f":mix={mix}:head={head}")
             blob, bits[mix, head] = _code(model, text)
             coder = container.read_header(blob).coder
-            assert coder["head"] == (lr_units(0.05) if head else 0) and coder["mix"] == bool(mix)
+            assert coder["head"] == (lr_units(DEFAULT_LR) if head else 0) and coder["mix"] == bool(mix)
             assert coder["streams"] == 3
             assert compgen.decompress(blob) == text  # the spec in the file rebuilds the model
     # an untrained model: the head learns the file's token frequencies, alone and with the n-gram
@@ -65,7 +65,7 @@ def test_roundtrip_with_and_without_head_and_the_head_learns(tok_dir, text):
 
 def test_default_is_on_for_token_lms_and_decoding_follows_the_file(tok_dir, text):
     on, off = _load(tok_dir), _load(tok_dir, ":head=0")
-    assert on.head_units() == lr_units(0.05) and off.head_units() == 0
+    assert on.head_units() == lr_units(DEFAULT_LR) and off.head_units() == 0
     blob_on, _ = _code(on, text)
     blob_off, _ = _code(off, text)
     assert compgen.as_compressor(off).decompress(blob_on) == text
@@ -162,12 +162,12 @@ def test_benchmark_harness_matches_the_coder(tok_dir, text):
     (to the summation order: the harness sums per step, the coder per stream)."""
     bench = load_benchmark("head")
     model = _load(tok_dir, ":head=0")
-    res = bench.measure(model, text, [bench.Config(c) for c in ("mix", "mix+head0.05", "head0.2", "mix+stream0.05")])
+    res = bench.measure(model, text, [bench.Config(c) for c in ("mix", "mix+head0.1", "head0.2", "mix+stream0.05")])
     _, mix_bits = _code(_load(tok_dir, ":head=0"), text)
     _, head_bits = _code(_load(tok_dir), text)
     _, lr_bits = _code(_load(tok_dir, ":mix=0:head_lr=0.2"), text)
     n = len(text)
     assert res["configs"]["mix"]["ideal_bpb"] == pytest.approx(mix_bits / n, rel=1e-12)
-    assert res["configs"]["mix+head0.05"]["ideal_bpb"] == pytest.approx(head_bits / n, rel=1e-12)
+    assert res["configs"]["mix+head0.1"]["ideal_bpb"] == pytest.approx(head_bits / n, rel=1e-12)
     assert res["configs"]["head0.2"]["ideal_bpb"] == pytest.approx(lr_bits / n, rel=1e-12)
     assert res["configs"]["mix+stream0.05"]["ideal_bpb"] < res["configs"]["mix"]["ideal_bpb"]
