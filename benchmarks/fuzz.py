@@ -437,6 +437,7 @@ def main(argv=None) -> int:
     ap.add_argument("--coders", default="", help="mutate only these coders' files, e.g. lm-tok,lm-head,7bit "
                     "(the LM coder settings of the adaptive head)")
     ap.add_argument("--cli", type=int, default=0, help="mutants to push through the CLI as well")
+    ap.add_argument("--max-seconds", type=float, default=0, help="stop after the slice that passes this time")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "fuzz.json"))
     args = ap.parse_args(argv)
 
@@ -475,6 +476,8 @@ def main(argv=None) -> int:
                     spent[k] += v
                 failures += res["failures"]
                 advance(sl[1])
+                if args.max_seconds and time.time() - t0 > args.max_seconds:  # a time slot ends: report what ran
+                    break
         decode_s = {}
         if lm_dir:  # valid decode time of every file (this process, after the campaign)
             for it in build_corpus(lm_dir, not args.no_long):
