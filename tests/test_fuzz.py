@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 fuzz = load_benchmark("fuzz")
+container = fuzz.container
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,10 @@ def corpus(tmp_path_factory):
     items = fuzz.build_corpus(lm_dir, long_lm=False)  # the 3 KB LM file is for the long campaign
     assert {"codec-mix gzip", "codec-mix zstd", "byte-range-v3", "stored"} <= {it["coder"] for it in items}
     if lm_dir:
-        assert {"lm", "lm-tok", "7bit"} <= {it["coder"] for it in items}
+        assert {"lm", "lm-tok", "lm-head", "7bit"} <= {it["coder"] for it in items}
+        heads = {container.read_header(it["blob"]).coder["lm"]["head"] if it["coder"] == "7bit" else
+                 container.read_header(it["blob"]).coder["head"] for it in items if it["coder"].startswith(("lm", "7"))}
+        assert 0 in heads and len(heads - {0}) >= 2  # files without the adaptive head and with two lrs
     return items
 
 

@@ -286,7 +286,7 @@ def test_bf16_flag_packs_and_unknown_flags_stay_refused():
     assert back["bf16"] and back["compact"] and back["mix"] and back["raw"] == [1] and back["tokens"] == 99
     assert not settings.unpack(settings.pack(dict(s, bf16=False)))["bf16"]
     with pytest.raises(ValueError, match="flags"):
-        settings.unpack(bytes([0x10]) + settings.pack(s)[1:])
+        settings.unpack(bytes([0x20]) + settings.pack(s)[1:])
 
 
 def test_settings_are_recorded(tok_lm):

@@ -17,7 +17,10 @@ model's ``batch``. A decoder knows every segment's byte length from the plan and
 stream when its bytes are complete, so no per-segment lengths are stored.
 
 Mixing (coder v3): an in-file token n-gram (:mod:`compgen.lm.token_mix`) adds its
-prediction to the LM's distribution at every step, shared by all streams.
+prediction to the LM's distribution at every step, shared by all streams. The adaptive
+head (:mod:`compgen.lm.adaptive_head`, a settings flag) first reweights the LM's
+distribution by a learned per-token bias in log space (float64), and the n-gram mixes
+with that.
 
 Bounded expansion: a segment whose coded size would exceed 8 bits per byte is stored
 raw (segments deflate cannot shrink are stored without asking the LM; a segment that
@@ -41,6 +44,7 @@ import numpy as np
 from ..coding.byte_coder import TAIL_BITS, cost_limit
 from ..coding.range_coder import SymbolDecoder, SymbolEncoder
 from ..errors import RefusedError
+from .adaptive_head import LR_UNIT, AdaptiveHead
 from .settings import NAME, OLD_NAMES, env_digest
 from .stepper import make_stepper
 from .token_mix import TokenMixer
@@ -121,9 +125,11 @@ class Stages:
     """Deterministic two-stage split of one lockstep step's distributions (block, offset),
     with the in-file model's prediction mixed in where it has one."""
 
-    def __init__(self, logits: np.ndarray, block: int = BLOCK, local: np.ndarray | None = None):
+    def __init__(self, logits: np.ndarray, block: int = BLOCK, local: np.ndarray | None = None,
+                 head: AdaptiveHead | None = None):
         """``local[stream]`` is the row of ``logits`` holding that stream (None: row == stream),
-        so a batch from which finished streams have left is addressed by stream as before."""
+        so a batch from which finished streams have left is addressed by stream as before.
+        ``head``: the adaptive head reweights the float32 exps in float64 (files with its flag)."""
         logits = np.asarray(logits, dtype=np.float32)
         self.local = local
         rows, vocab = logits.shape
@@ -137,6 +143,8 @@ class Stages:
         self.flat = np.exp(x, out=x)  # float32 exp (SIMD); sums in float64
         if self.blocks * self.block > vocab:
             self.flat[:, vocab:] = 0.0  # ids past the vocabulary never occur
+        if head is not None:
+            self.flat = head.weigh(self.flat)  # float64 from here on
         self.mix: dict = {}  # stream -> (prediction, the LM's own values at its tokens, Z)
         self.stage1 = None
 
@@ -151,7 +159,7 @@ class Stages:
             toks, q, lam, _ = pred
             z = float(self.flat[lr].sum(dtype=np.float64))
             own = self.flat[lr, toks].copy()
-            self.flat[lr, toks] = own + (lam / (1.0 - lam) * z * q).astype(np.float32)
+            self.flat[lr, toks] = own + (lam / (1.0 - lam) * z * q).astype(self.flat.dtype)
             self.mix[r] = (pred, own, z)
 
     def lm_prob(self, r: int, x: int) -> float:
@@ -204,7 +212,8 @@ class Stages:
 
 
 def lockstep(model, streams: int, window: int, horizon: int, choose: Callable, mixing: bool,
-             on_probe: Callable | None = None, bf16: bool = False, compact: bool = False) -> list[list[int]]:
+             on_probe: Callable | None = None, bf16: bool = False, compact: bool = False,
+             head: int = 0) -> list[list[int]]:
     """Run the incremental loop over ``streams`` streams until ``choose`` reports every one done.
 
     ``choose(t, stages, rows)`` returns the tokens of the active ``rows`` at step t and the
@@ -212,6 +221,7 @@ def lockstep(model, streams: int, window: int, horizon: int, choose: Callable, m
     ``compact``: a finished stream leaves the stepper's batch (both sides know when), so the
     steps after it cost less; without it every stream is stepped to the end (files before
     the flag existed).
+    ``head``: the adaptive head's learning rate in units of 2^-16 (0: no head, files before it).
     """
     tokens: list[list[int]] = [[] for _ in range(streams)]
     if streams == 0:
@@ -226,6 +236,8 @@ def lockstep(model, streams: int, window: int, horizon: int, choose: Callable, m
     logits = stepper.prime(np.full((streams, 1), bos, dtype=np.int64))
     if on_probe is not None:
         on_probe(logits)
+    vocab = logits.shape[1]
+    adapt = AdaptiveHead(vocab, head, -(-vocab // min(BLOCK, vocab)) * min(BLOCK, vocab)) if head else None
     fed = np.zeros((streams, 0), dtype=np.int64)  # what the stepper saw since its last prime
     active = np.ones(streams, dtype=bool)
     live = np.arange(streams)  # the streams in the stepper's batch, in its row order
@@ -233,7 +245,8 @@ def lockstep(model, streams: int, window: int, horizon: int, choose: Callable, m
     t = 0
     while True:
         rows = np.flatnonzero(active)
-        st = Stages(logits, local=local)
+        st = Stages(logits, local=local, head=adapt)
+        grad = adapt.gradient(st.flat, st._rows(rows).tolist()) if adapt is not None else None
         preds = None
         if mixer is not None:
             preds = [mixer.predict(tokens[r], t) for r in rows]
@@ -243,6 +256,8 @@ def lockstep(model, streams: int, window: int, horizon: int, choose: Callable, m
         sym[rows] = sym_rows
         for r, x in zip(rows.tolist(), sym_rows.tolist()):
             tokens[r].append(x)
+        if adapt is not None:
+            adapt.learn(grad, sym_rows.tolist())
         if mixer is not None:
             for r, x, pred in zip(rows.tolist(), sym_rows.tolist(), preds):
                 if pred is not None:
@@ -319,7 +334,8 @@ class TokenRangeCoder:
 
         total = int(lengths.sum())
         lockstep(m, len(seg_tokens), m.window, self.horizon(total), choose, bool(m.mix),
-                 lambda lg: probe.append(probe_crc(lg)), bf16=m.coding_bf16(), compact=self.can_compact())
+                 lambda lg: probe.append(probe_crc(lg)), bf16=m.coding_bf16(), compact=self.can_compact(),
+                 head=m.head_units())
         return enc, bits, (probe[0] if probe else 0)
 
     def encode(self, data: bytes, progress=None):
@@ -343,7 +359,7 @@ class TokenRangeCoder:
         settings = {"coder": NAME, "codec": m.codec.kind, "mix": bool(m.mix), "streams": int(streams),
                     "window": int(m.window), "threads": int(m.threads), "env": env_digest(self.cpu_path()),
                     "probe": int(probe), "tokens": int(sum(len(seg_tokens[i]) for i in coded)), "raw": raw,
-                    "bf16": m.coding_bf16(), "compact": self.can_compact()}
+                    "bf16": m.coding_bf16(), "compact": self.can_compact(), "head": m.head_units()}
         ideal = float(np.sum(bits_c)) + 8.0 * sum(int(sizes[i]) for i in raw)
         return payload, settings, ideal
 
@@ -362,6 +378,9 @@ class TokenRangeCoder:
                                "the model's floats would differ, refusing to decode")
         if s.get("codec") != self.model.codec.kind:
             raise RefusedError("file was written with a different token codec")
+        head = s.get("head", 0)
+        if not isinstance(head, int) or not 0 <= head < LR_UNIT:
+            raise RefusedError("corrupt compgen file (bad adaptive-head setting)")
         if s.get("compact") and not self.can_compact():
             raise RefusedError("file was compressed with a stepper this model cannot run (it needs the Llama "
                                "or Gemma 3 net the file names)")
@@ -461,7 +480,8 @@ class TokenRangeCoder:
             return sym, ~counter.done(csizes)
 
         toks = lockstep(m, len(coded), window, self.horizon(n_tokens), choose, bool(settings.get("mix")), check_probe,
-                        bf16=bool(settings.get("bf16")), compact=bool(settings.get("compact")))
+                        bf16=bool(settings.get("bf16")), compact=bool(settings.get("compact")),
+                        head=int(settings.get("head", 0)))
         if budget[0] != 0:
             raise RefusedError("corrupt compgen file (token count differs from the header's)")
         if len(coded) and not dec.maybe_exhausted():

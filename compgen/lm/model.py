@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..model import Model
+from .adaptive_head import DEFAULT_LR, lr_text, lr_units
 
 DEFAULT_BATCH = 32
 DEFAULT_TOKEN_WINDOW = 512
@@ -74,10 +75,14 @@ class LMModel(Model):
 
     def __init__(self, net, codec, *, base_spec: str, name: str, weights: str | None = None,
                  threads=None, batch=DEFAULT_BATCH, window=None, dtype: str = "float32", quant: str = "none", mix=1,
-                 segment=0, score_dtype: str = "auto", code_dtype: str = "auto"):
+                 segment=0, score_dtype: str = "auto", code_dtype: str = "auto", head="auto", head_lr=None):
         if str(mix) not in ("0", "1"):
             raise UsageError(f"mix must be 0 or 1, not {mix!r}")
         self.mix = int(mix)  # the coder mixes an in-file token model into the LM's distribution
+        if str(head).lower() not in ("auto", "0", "1"):
+            raise UsageError(f"head must be 0, 1 or auto, not {head!r}")
+        self.head = str(head).lower()  # the coder's adaptive head (compgen.lm.adaptive_head)
+        self.head_lr = lr_units(DEFAULT_LR if head_lr is None else head_lr)
         self.quant = str(quant).lower()
         if self.quant not in ("none", "int8"):
             raise UsageError(f"quant must be none or int8, not {quant!r}")
@@ -151,6 +156,10 @@ class LMModel(Model):
             parts.append(f"score_dtype={self.score_dtype}")
         if self.code_dtype != "auto":
             parts.append(f"code_dtype={self.code_dtype}")
+        if self.head != "auto":
+            parts.append(f"head={self.head}")
+        if self.head_lr != lr_units(DEFAULT_LR):
+            parts.append(f"head_lr={lr_text(self.head_lr)}")
         return ":".join(parts)
 
     def default_window(self) -> int:
@@ -223,6 +232,15 @@ class LMModel(Model):
                 raise UsageError("code_dtype=bfloat16 needs a float32 Llama-family model")
             return True
         return self._bf16_pays() and supports_bf16(self.net)
+
+    def head_units(self) -> int:
+        """The adaptive head's learning rate in units of 2^-16 when compressing, 0 without a head.
+        Recorded in the file: the decoder follows the file, whatever its own setting.
+
+        ``auto``: on for token LMs (chosen by measurement on the Canterbury texts with SmolLM2,
+        docs/lm.md), off for byte LMs (not measured)."""
+        on = self.head == "1" or (self.head == "auto" and self.codec.kind == "tokens")
+        return self.head_lr if on else 0
 
     def set_threads(self) -> None:
         import torch

@@ -4,7 +4,8 @@ Layout of ``lm-lockstep-v3`` (coder id 3), 10-20 bytes in all::
 
     flags    1  bit 0: token codec (else bytes), bit 1: in-file token model mixed in,
                 bit 2: bf16 stepping (matrix products and KV cache; files without it are float32),
-                bit 3: finished streams leave the lockstep batch (files without it step every stream to the end)
+                bit 3: finished streams leave the lockstep batch (files without it step every stream to the end),
+                bit 4: adaptive head (a learned per-token log-space bias, compgen.lm.adaptive_head)
     streams  varint   segments coded in lockstep (their sizes follow from the length)
     window   varint   tokens the model attends to
     threads  varint   torch threads (changes the floats; named in the refusal)
@@ -12,6 +13,9 @@ Layout of ``lm-lockstep-v3`` (coder id 3), 10-20 bytes in all::
     env      2        digest of the CPU path (ATen capability)
     probe    4        CRC32 of the first logits row (same machine, same floats?)
     raw      varint n, then (n > 0) a bitmap of ceil(streams / 8) bytes: segments stored raw
+    head     (bit 4 only) varint: the head's learning rate in units of 2^-16 (1 .. 65535)
+
+Files without bit 4 (every file before the head existed) decode exactly as before.
 
 dtype, weights and library versions are covered by the model fingerprint. Files of
 coder v2 (compact JSON, id 2) are still recognised, and refused by name.
@@ -23,10 +27,12 @@ import struct
 import zlib
 
 from ..coding.format import CoderFormat, Reader, json_settings, put_varint
+from .adaptive_head import LR_UNIT
 
 NAME = "lm-lockstep-v3"
 OLD_NAMES = ("lm-lockstep-v2",)
-_FLAG_TOKENS, _FLAG_MIX, _FLAG_BF16, _FLAG_COMPACT = 0x01, 0x02, 0x04, 0x08
+_FLAG_TOKENS, _FLAG_MIX, _FLAG_BF16, _FLAG_COMPACT, _FLAG_HEAD = 0x01, 0x02, 0x04, 0x08, 0x10
+_FLAGS = _FLAG_TOKENS | _FLAG_MIX | _FLAG_BF16 | _FLAG_COMPACT | _FLAG_HEAD
 
 
 def env_digest(cpu_path: str) -> int:
@@ -35,8 +41,12 @@ def env_digest(cpu_path: str) -> int:
 
 
 def pack(s: dict) -> bytes:
+    head = int(s.get("head") or 0)
+    if not 0 <= head < LR_UNIT:
+        raise ValueError("adaptive head lr out of range")
     out = bytearray([(_FLAG_TOKENS if s["codec"] == "tokens" else 0) | (_FLAG_MIX if s.get("mix") else 0)
-                     | (_FLAG_BF16 if s.get("bf16") else 0) | (_FLAG_COMPACT if s.get("compact") else 0)])
+                     | (_FLAG_BF16 if s.get("bf16") else 0) | (_FLAG_COMPACT if s.get("compact") else 0)
+                     | (_FLAG_HEAD if head else 0)])
     for key in ("streams", "window", "threads", "tokens"):
         put_varint(out, int(s[key]))
     out += struct.pack("<HI", int(s["env"]) & 0xFFFF, int(s["probe"]) & 0xFFFFFFFF)
@@ -47,13 +57,15 @@ def pack(s: dict) -> bytes:
         for i in raw:
             bitmap[i >> 3] |= 1 << (i & 7)
         out += bitmap
+    if head:
+        put_varint(out, head)
     return bytes(out)
 
 
 def unpack(raw_bytes: bytes) -> dict:
     r = Reader(raw_bytes, what="LM coder settings")
     flags = r.byte()
-    if flags & ~(_FLAG_TOKENS | _FLAG_MIX | _FLAG_BF16 | _FLAG_COMPACT):
+    if flags & ~_FLAGS:
         raise ValueError("unknown LM coder flags")
     s = {"coder": NAME, "codec": "tokens" if flags & _FLAG_TOKENS else "bytes", "mix": bool(flags & _FLAG_MIX),
          "bf16": bool(flags & _FLAG_BF16), "compact": bool(flags & _FLAG_COMPACT)}
@@ -68,6 +80,9 @@ def unpack(raw_bytes: bytes) -> dict:
         if len(raw) != n_raw:
             raise ValueError("raw segment count disagrees with its bitmap")
     s["raw"] = raw
+    s["head"] = r.varint(LR_UNIT - 1) if flags & _FLAG_HEAD else 0
+    if flags & _FLAG_HEAD and not s["head"]:
+        raise ValueError("adaptive head flag without a learning rate")
     if not r.done():
         raise ValueError("trailing bytes in LM coder settings")
     return s
