@@ -179,7 +179,7 @@ def test_segment_option_codes_chunks_as_independent_streams(tok_dir):
 
     chunks = [_text(256, s) for s in range(4)]
     data = b"".join(chunks)
-    batched = compgen.load(f"hf:{tok_dir}:threads=1:segment=256:mix=0")
+    batched = compgen.load(f"hf:{tok_dir}:threads=1:segment=256:mix=0:head=0")  # the LM alone
     plain = compgen.load(f"hf:{tok_dir}:threads=1")
     comp = compgen.as_compressor(batched)
     blob = comp.compress(data)
