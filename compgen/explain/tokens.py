@@ -57,54 +57,40 @@ def _groups(codec, ids: np.ndarray) -> list[tuple[int, int, int, int]]:
 class _PrefixMasses:
     """M(u) for the proper prefixes u of the tokens of one text, many rows at a time.
 
-    One sparse matrix maps token ids to the prefixes they start with (every token of the
-    vocabulary whose bytes extend u), so the masses of one slice of rows are a single
-    dense x sparse product over the prefixes that slice needs."""
+    The tokens whose bytes extend u are one contiguous range of the vocabulary sorted by
+    bytes (``TokenIndex``), so with a slice's rows put in that order once, each mass is
+    the sum of one contiguous run (float64 sums of the float32 exponentials)."""
 
     def __init__(self, codec, ids: np.ndarray):
-        from scipy.sparse import csc_matrix
+        import torch
 
         from ..lm.prefix_scorer import TokenIndex
 
         index = TokenIndex(codec)
         table = codec.table
-        self.cols: dict[int, list[int]] = {}  # token id -> its prefixes' columns
-        col_of: dict[bytes, int] = {}
-        rows, ptr = [], [0]
+        self.order = torch.as_tensor(np.asarray(index.sorted_ids, dtype=np.int64))
+        self.ranges: dict[int, list[tuple[int, int]]] = {}  # token id -> its prefixes' ranges
         for tok in sorted({int(i) for i in ids}):
             t = table[tok]
-            if t is None or len(t) < 2:
-                continue
-            cols = []
-            for j in range(1, len(t)):
-                u = t[:j]
-                c = col_of.get(u)
-                if c is None:
-                    a, b = index.prefix_range(u)
-                    c = col_of[u] = len(ptr) - 1
-                    rows.append(index.sorted_ids[a:b])
-                    ptr.append(ptr[-1] + b - a)
-                cols.append(c)
-            self.cols[tok] = cols
+            if t is not None and len(t) >= 2:
+                self.ranges[tok] = [index.prefix_range(t[:j]) for j in range(1, len(t))]
         self.ids = ids
-        vocab = len(table)
-        members = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        self.matrix = csc_matrix((np.ones(len(members), dtype=np.float32), members, np.array(ptr)),
-                                 shape=(vocab, len(ptr) - 1))
 
-    def split_bits(self, positions: np.ndarray, e: np.ndarray, z: np.ndarray):
+    def split_bits(self, positions: np.ndarray, e, z: np.ndarray):
         """(token position, [bits of its bytes but the last]) for every row whose token has
-        2+ bytes; ``e`` holds the rows' unnormalised probabilities, ``z`` their sums."""
-        need = [(r, self.cols[int(self.ids[q])]) for r, q in enumerate(positions) if int(self.ids[q]) in self.cols]
+        2+ bytes; ``e`` (torch float32) holds the rows' unnormalised probabilities, ``z``
+        their sums."""
+        import torch
+
+        need = [(r, self.ranges[int(self.ids[q])]) for r, q in enumerate(positions) if int(self.ids[q]) in self.ranges]
         if not need:
             return []
-        used = sorted({c for _, cols in need for c in cols})
-        where = {c: j for j, c in enumerate(used)}
-        rows = np.array([r for r, _ in need])
-        masses = np.asarray(e[rows] @ self.matrix[:, used], dtype=np.float64)
+        rows = torch.as_tensor([r for r, _ in need])
+        picked = e.index_select(0, rows)
+        ordered = torch.gather(picked, 1, self.order.expand(len(rows), -1)).numpy()  # rows in byte order
         out = []
-        for k, (r, cols) in enumerate(need):
-            m = [float(z[r])] + [masses[k, where[c]] for c in cols]
+        for k, (r, ranges) in enumerate(need):
+            m = [float(z[r])] + [float(ordered[k, a:b].sum(dtype=np.float64)) for a, b in ranges]
             out.append((positions[r], [-np.log2(m[j + 1] / m[j]) for j in range(len(m) - 1)]))
         return out
 
@@ -130,24 +116,20 @@ def lm_lengths(model, data: bytes, top: int = 5, advance=lambda n: None) -> Byte
     split: list = [None] * n_tok
     prefixes = _PrefixMasses(codec, ids) if table is not None else None
 
-    def visit(win: int, row0: int, logits) -> None:
+    def visit(win: int, row0: int, e, z) -> None:
         lo, _, start = spans[win]
-        pos = lo + row0 + np.arange(logits.shape[0])  # token index each row predicts
-        keep = np.nonzero(pos >= start)[0]
-        if not len(keep):
+        first = max(0, start - lo - row0)  # rows before the window's scored part are context
+        if first >= e.shape[0]:
             return
-        lg = logits if len(keep) == logits.shape[0] else logits[torch.as_tensor(keep)]
-        p = pos[keep]
+        e, z = e[first:], z[first:].numpy()  # e: float32 exp(logits - row max), z: its float64 sums
+        p = lo + row0 + first + np.arange(e.shape[0])  # token index each row predicts
         advance(int(codec.token_bytes(ids[p])))
-        mx = lg.max(dim=1, keepdim=True).values
-        k = min(top, lg.shape[1])
-        tv, ti = torch.topk(lg, k, dim=1)
-        e = (lg - mx).exp_()  # float32, the row's maximum at 1
-        z = e.sum(dim=1).double().numpy()
+        k = min(top, e.shape[1])
+        tv, ti = torch.topk(e, k, dim=1)
         top_ids[p, :k] = ti.numpy()
-        top_p[p, :k] = torch.exp(tv - mx).double().numpy() / z[:, None]
+        top_p[p, :k] = tv.double().numpy() / z[:, None]
         if prefixes is not None:
-            for q, parts in prefixes.split_bits(p, e.numpy(), z):
+            for q, parts in prefixes.split_bits(p, e, z):
                 split[q] = parts
 
     logps = model.windows_logprobs(windows, batch, visit=visit)

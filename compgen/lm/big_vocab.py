@@ -4,7 +4,7 @@ Gemma 3's output layer has 262,144 rows: one 256-token slice of logits is 268 MB
 and the log-softmax then streams it through memory four times (max, gather, exp, sum). Here
 the output layer runs over column blocks of the vocabulary: each block's logits (rows x
 ``block``) stay in cache while a running max and a float64 running sum of exponentials are
-updated (online log-sum-exp), and the target's logit is picked from the block that holds it.
+updated (online log-sum-exp; blocked float32 sums added in float64), and the target's logit is picked from the block that holds it.
 Scoring only measures (files never depend on it), so the result only needs to agree with
 the plain path to float accuracy (tests: within 1e-6 nats).
 """
@@ -12,6 +12,8 @@ the plain path to float accuracy (tests: within 1e-6 nats).
 from __future__ import annotations
 
 import numpy as np
+
+from .log_softmax import row_sums
 
 #: vocabularies at least this large take the blocked path in LMModel.windows_logprobs
 BIG_VOCAB = 100_000
@@ -45,6 +47,6 @@ def blocked_target_logprobs(hidden, weight, targets, bf16: bool = False, block: 
         new_top = torch.maximum(top, m)
         total = total * torch.exp(top - new_top)[:, 0]
         # exp in float32 relative to the new running max, summed in float64
-        total += logits.sub_(new_top.float()).exp_().sum(dim=1, dtype=torch.float64)
+        total += row_sums(logits.sub_(new_top.float()).exp_())
         top = new_top
     return (picked - top[:, 0] - torch.log(total)).numpy()

@@ -16,6 +16,8 @@ import numpy as np
 from ..errors import UsageError
 from ..model import Model
 from .adaptive_head import DEFAULT_LR, lr_text, lr_units
+from .log_softmax import target_logprobs as _target_logprobs
+from .log_softmax import target_logprobs_exp as _target_logprobs_exp
 
 DEFAULT_BATCH = 32
 DEFAULT_TOKEN_WINDOW = 512
@@ -23,8 +25,8 @@ DEFAULT_TOKEN_WINDOW = 512
 #: the previous window re-read as context, windows per forward, output-layer rows per slice
 SCORE_WINDOW = 1024
 SCORE_OVERLAP = 128
-SCORE_BATCH = 4
-HEAD_ROWS = 256
+SCORE_BATCH = 1  # bf16 trunk: 1 window per forward beat 4 (benchmarks/lm_score.py, 2026-12-06)
+HEAD_ROWS = 128  # a 128 x 49152 float32 slice (25 MB) stays below glibc's mmap threshold: no fresh pages per slice
 
 
 def cpu_has_bf16() -> bool:
@@ -336,10 +338,11 @@ class LMModel(Model):
         Windows of a batch are right-padded to the longest: the causal mask keeps padding out
         of every kept position. The output layer runs in row slices, so a batch never holds
         batch x length x vocab logits at once. ``float64``: the old all-float64 log-softmax
-        (reference); else float32 exp with a float64 sum (see :func:`_target_logprobs`).
-        ``visit(window, row, logits)``, if given, sees each slice's float32 logits (rows
-        ``row..`` of that window) before they are used, and must not change them
-        (``cgz explain`` reads the top predictions there).
+        (reference); else float32 exp with blocked sums (see :mod:`compgen.lm.log_softmax`).
+        ``visit(window, row, e, z)``, if given, sees each slice's float32 ``e = exp(logits -
+        row max)`` (rows ``row..`` of that window) and the rows' float64 sums ``z``, the very
+        values the log-probabilities come from, and must not change them (``cgz explain``
+        reads the top predictions and the prefix masses there).
         """
         import torch
 
@@ -374,9 +377,13 @@ class LMModel(Model):
                         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                             logits = head(h[lo: lo + HEAD_ROWS])
                         logits = logits.float()
+                        if float64:
+                            parts.append(_target_logprobs(logits, tgt[lo: lo + HEAD_ROWS], True))
+                            continue
+                        logp, e, z = _target_logprobs_exp(logits, tgt[lo: lo + HEAD_ROWS])
                         if visit is not None:
-                            visit(i, lo, logits)
-                        parts.append(_target_logprobs(logits, tgt[lo: lo + HEAD_ROWS], float64))
+                            visit(i, lo, e, z)
+                        parts.append(logp)
                     out[i] = np.concatenate(parts) if parts else np.zeros(0)
         return out
 
@@ -422,21 +429,3 @@ def score_windows(n: int, first: int, room: int, overlap: int) -> list[tuple[int
         spans.append((lo, hi, start))
         start = hi
     return spans
-
-
-def _target_logprobs(logits, targets, float64: bool = False) -> np.ndarray:
-    """log softmax(logits)[targets] per row, as float64.
-
-    The fast form keeps the logits in float32 (exp in place) and sums in float64: 7e-9 nats
-    from the all-float64 form at half its cost (256 x 49152 rows: 193 vs 356 ms; the output
-    layer itself is ~390 ms), where a float32 logsumexp errs by up to 6e-7.
-    """
-    import torch
-
-    if float64:
-        logits = logits.double()
-        return (logits.gather(1, targets[:, None])[:, 0] - torch.logsumexp(logits, dim=1)).numpy()
-    top = logits.max(dim=1, keepdim=True).values
-    picked = (logits.gather(1, targets[:, None]).double() - top.double())[:, 0]
-    total = logits.sub_(top).exp_().sum(dim=1, dtype=torch.float64)
-    return (picked - torch.log(total)).numpy()
