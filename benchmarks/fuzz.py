@@ -6,7 +6,7 @@
 Containers: codec-mix (gzip and zstd models), the generic byte coder (a small adaptive
 test Model), stored files, and the LM coder with a tiny Llama byte LM built from a
 config (no download), in every coder setting: token and byte LMs with and without the
-adaptive head (settings bit 4 and its learning rate), with and without the in-file
+adaptive head (settings bit 4 and its learning rate), full-ring attention (bit 5), with and without the in-file
 n-gram, several streams, and the 7-bit coder around a token LM. Mutations: bit flips, truncations, insertions, deletions (the
 file CRC catches these), and -- the hard ones -- payload flips and header edits
 (length, CRC32, spec, fingerprint, flags, coder settings) with the CRC re-sealed.
@@ -222,7 +222,7 @@ def _lm_settings_edit(c: dict, rng: random.Random) -> None:
             return
         c = c["lm"]
     key = rng.choice(["tokens", "tokens", "streams", "window", "raw", "mix", "probe", "threads", "bf16", "compact",
-                      "head", "head"])
+                      "head", "head", "ring", "ring"])
     if key == "tokens":
         c["tokens"] = rng.choice([_rand_int(rng) % (1 << 40), max(0, c["tokens"] + rng.randint(-5, 5))])
     elif key == "streams":
@@ -232,7 +232,7 @@ def _lm_settings_edit(c: dict, rng: random.Random) -> None:
         c["window"] = rng.choice([8, 63, 64, 127, 129, 1 << 20])
     elif key == "raw":
         c["raw"] = sorted(set(c["raw"]) ^ {rng.randrange(max(1, c["streams"]))})
-    elif key in ("mix", "bf16", "compact"):  # flag bits: another float path or batch schedule
+    elif key in ("mix", "bf16", "compact", "ring"):  # flag bits: another float path or batch schedule
         c[key] = not c.get(key)
     elif key == "head":  # the adaptive head: off, on, another learning rate (units of 2^-16)
         units = int(c.get("head") or 0)

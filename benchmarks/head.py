@@ -155,7 +155,7 @@ def measure(model, data: bytes, configs: list[Config]) -> dict:
     coder = TokenRangeCoder(model)
     total = int(lengths.sum())
     lockstep(model, len(coded), model.window, coder.horizon(total), choose, False,
-             bf16=model.coding_bf16(), compact=coder.can_compact())
+             bf16=model.coding_bf16(), compact=coder.can_compact(), ring=coder.can_full_ring())
     wall = time.perf_counter() - clock["t0"]
     raw_bits = 8.0 * sum(int(sizes[i]) for i in range(streams) if i not in coded)
     n = len(data)

@@ -285,8 +285,33 @@ def test_bf16_flag_packs_and_unknown_flags_stay_refused():
     back = settings.unpack(settings.pack(s))
     assert back["bf16"] and back["compact"] and back["mix"] and back["raw"] == [1] and back["tokens"] == 99
     assert not settings.unpack(settings.pack(dict(s, bf16=False)))["bf16"]
+    assert not back["ring"] and settings.unpack(settings.pack(dict(s, ring=True)))["ring"]
     with pytest.raises(ValueError, match="flags"):
-        settings.unpack(bytes([0x20]) + settings.pack(s)[1:])
+        settings.unpack(bytes([0x40]) + settings.pack(s)[1:])
+
+
+def test_full_ring_flag_changes_the_floats_and_old_files_still_decode(dirs, monkeypatch):
+    """Bit 5: while the ring fills, new files attend over the whole ring (empty slots masked).
+    Files without it decode on the old path exactly; flipping the bit is refused, not misread."""
+    import compgen
+    from compgen.coding import container
+    from compgen.errors import RefusedError
+    from compgen.lm import coder as lm_coder
+
+    data = (b"the ring fills while the first tokens are coded, " * 6)[:280]
+    model = compgen.load(f"byte-lm:{dirs['llama']}:threads=1:window=48")  # Llama stepper, 48-slot ring
+    new = compgen.as_compressor(model, store=False).compress(data)
+    assert container.read_header(new).coder["ring"]
+    monkeypatch.setattr(lm_coder.TokenRangeCoder, "can_full_ring", lambda self: False)
+    old = compgen.as_compressor(model, store=False).compress(data)
+    monkeypatch.undo()
+    assert not container.read_header(old).coder["ring"] and container.read_header(old).coder["compact"]
+    assert compgen.as_compressor(model).decompress(old) == data
+    assert compgen.as_compressor(model).decompress(new) == data
+    assert old != new  # really another float path
+    for flipped in (_tamper(new, ring=False), _tamper(old, ring=True)):
+        with pytest.raises(RefusedError):
+            compgen.as_compressor(model).decompress(flipped)
 
 
 def test_settings_are_recorded(tok_lm):

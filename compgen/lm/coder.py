@@ -213,7 +213,7 @@ class Stages:
 
 def lockstep(model, streams: int, window: int, horizon: int, choose: Callable, mixing: bool,
              on_probe: Callable | None = None, bf16: bool = False, compact: bool = False,
-             head: int = 0) -> list[list[int]]:
+             head: int = 0, ring: bool = False) -> list[list[int]]:
     """Run the incremental loop over ``streams`` streams until ``choose`` reports every one done.
 
     ``choose(t, stages, rows)`` returns the tokens of the active ``rows`` at step t and the
@@ -222,13 +222,15 @@ def lockstep(model, streams: int, window: int, horizon: int, choose: Callable, m
     steps after it cost less; without it every stream is stepped to the end (files before
     the flag existed).
     ``head``: the adaptive head's learning rate in units of 2^-16 (0: no head, files before it).
+    ``ring``: while the ring cache fills, attend over the whole ring with the empty slots
+    masked (a contiguous product); without it over the filled slots only (files before it).
     """
     tokens: list[list[int]] = [[] for _ in range(streams)]
     if streams == 0:
         return tokens
     bos = model.codec.bos_id
     keep = max(1, window // 2 - 1)
-    stepper = make_stepper(model, streams, min(window, horizon), horizon, bf16=bf16)
+    stepper = make_stepper(model, streams, min(window, horizon), horizon, bf16=bf16, full_ring=ring)
     if compact and not hasattr(stepper, "keep"):
         raise ValueError("this stepper cannot drop finished streams")
     mixer = TokenMixer() if mixing else None
@@ -308,6 +310,10 @@ class TokenRangeCoder:
 
         return has_own_stepper(self.model.net)
 
+    def can_full_ring(self) -> bool:
+        """New files attend over the whole ring while it fills where the stepper can (settings bit 5)."""
+        return self.can_compact()
+
     def horizon(self, tokens: int) -> int:
         return min(self.model.position_limit(), tokens + 1)
 
@@ -335,7 +341,7 @@ class TokenRangeCoder:
         total = int(lengths.sum())
         lockstep(m, len(seg_tokens), m.window, self.horizon(total), choose, bool(m.mix),
                  lambda lg: probe.append(probe_crc(lg)), bf16=m.coding_bf16(), compact=self.can_compact(),
-                 head=m.head_units())
+                 head=m.head_units(), ring=self.can_full_ring())
         return enc, bits, (probe[0] if probe else 0)
 
     def encode(self, data: bytes, progress=None):
@@ -359,7 +365,8 @@ class TokenRangeCoder:
         settings = {"coder": NAME, "codec": m.codec.kind, "mix": bool(m.mix), "streams": int(streams),
                     "window": int(m.window), "threads": int(m.threads), "env": env_digest(self.cpu_path()),
                     "probe": int(probe), "tokens": int(sum(len(seg_tokens[i]) for i in coded)), "raw": raw,
-                    "bf16": m.coding_bf16(), "compact": self.can_compact(), "head": m.head_units()}
+                    "bf16": m.coding_bf16(), "compact": self.can_compact(), "head": m.head_units(),
+                    "ring": self.can_full_ring()}
         ideal = float(np.sum(bits_c)) + 8.0 * sum(int(sizes[i]) for i in raw)
         return payload, settings, ideal
 
@@ -381,7 +388,7 @@ class TokenRangeCoder:
         head = s.get("head", 0)
         if not isinstance(head, int) or not 0 <= head < LR_UNIT:
             raise RefusedError("corrupt compgen file (bad adaptive-head setting)")
-        if s.get("compact") and not self.can_compact():
+        if (s.get("compact") or s.get("ring")) and not self.can_compact():
             raise RefusedError("file was compressed with a stepper this model cannot run (it needs the Llama "
                                "or Gemma 3 net the file names)")
         if s.get("bf16"):
@@ -481,7 +488,7 @@ class TokenRangeCoder:
 
         toks = lockstep(m, len(coded), window, self.horizon(n_tokens), choose, bool(settings.get("mix")), check_probe,
                         bf16=bool(settings.get("bf16")), compact=bool(settings.get("compact")),
-                        head=int(settings.get("head", 0)))
+                        head=int(settings.get("head", 0)), ring=bool(settings.get("ring")))
         if budget[0] != 0:
             raise RefusedError("corrupt compgen file (token count differs from the header's)")
         if len(coded) and not dec.maybe_exhausted():

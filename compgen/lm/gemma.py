@@ -205,10 +205,11 @@ class GemmaStepper:
                 and all(p.dtype == torch.float32 for p in net.parameters()))  # dtype=bfloat16 nets: generic path
 
     def __init__(self, net, streams: int, window: int, positions: int, bf16: bool = False, threads: int | None = None,
-                 head_threads: int | None = None):
+                 head_threads: int | None = None, full_ring: bool = False):
         import torch
 
         self.bf16 = bool(bf16)
+        self.full_ring = bool(full_ring)  # while a ring fills: all slots, the empty ones masked (LlamaStepper)
         # Matrix products run on ``threads`` torch threads, everything else on one (see _mm).
         self.threads = int(threads or torch.get_num_threads())
         self.head_threads = int(head_threads or self.threads)
@@ -309,7 +310,10 @@ class GemmaStepper:
                 kc[:, :, slot: slot + 1] = k
                 vc[:, :, slot: slot + 1] = v
                 n = min(end, size)
-                out = self._attend(qg, kc[:, :, :n], vc[:, :, :n])
+                if self.full_ring and n < size:  # a contiguous product over the whole ring, empty slots masked
+                    out = self._attend(qg, kc, vc, torch.arange(size) < n)
+                else:
+                    out = self._attend(qg, kc[:, :, :n], vc[:, :, :n])
             else:  # a prime: positions 0..T-1, causal (and within the sliding window)
                 first = max(0, T - size)  # a sliding ring keeps the last `size` positions
                 slots = torch.tensor([self.slot(p, sliding) for p in range(first, T)])

@@ -5,7 +5,9 @@ Layout of ``lm-lockstep-v3`` (coder id 3), 10-20 bytes in all::
     flags    1  bit 0: token codec (else bytes), bit 1: in-file token model mixed in,
                 bit 2: bf16 stepping (matrix products and KV cache; files without it are float32),
                 bit 3: finished streams leave the lockstep batch (files without it step every stream to the end),
-                bit 4: adaptive head (a learned per-token log-space bias, compgen.lm.adaptive_head)
+                bit 4: adaptive head (a learned per-token log-space bias, compgen.lm.adaptive_head),
+                bit 5: while a ring cache fills, attention reads the whole ring with the empty slots masked
+                       (files without it read the filled slots only: a strided slice, ~4x slower per step)
     streams  varint   segments coded in lockstep (their sizes follow from the length)
     window   varint   tokens the model attends to
     threads  varint   torch threads (changes the floats; named in the refusal)
@@ -15,7 +17,7 @@ Layout of ``lm-lockstep-v3`` (coder id 3), 10-20 bytes in all::
     raw      varint n, then (n > 0) a bitmap of ceil(streams / 8) bytes: segments stored raw
     head     (bit 4 only) varint: the head's learning rate in units of 2^-16 (1 .. 65535)
 
-Files without bit 4 (every file before the head existed) decode exactly as before.
+Files without bit 4 (every file before the head existed) or bit 5 decode exactly as before.
 
 dtype, weights and library versions are covered by the model fingerprint. Files of
 coder v2 (compact JSON, id 2) are still recognised, and refused by name.
@@ -31,8 +33,8 @@ from .adaptive_head import LR_UNIT
 
 NAME = "lm-lockstep-v3"
 OLD_NAMES = ("lm-lockstep-v2",)
-_FLAG_TOKENS, _FLAG_MIX, _FLAG_BF16, _FLAG_COMPACT, _FLAG_HEAD = 0x01, 0x02, 0x04, 0x08, 0x10
-_FLAGS = _FLAG_TOKENS | _FLAG_MIX | _FLAG_BF16 | _FLAG_COMPACT | _FLAG_HEAD
+_FLAG_TOKENS, _FLAG_MIX, _FLAG_BF16, _FLAG_COMPACT, _FLAG_HEAD, _FLAG_RING = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+_FLAGS = _FLAG_TOKENS | _FLAG_MIX | _FLAG_BF16 | _FLAG_COMPACT | _FLAG_HEAD | _FLAG_RING
 
 
 def env_digest(cpu_path: str) -> int:
@@ -46,7 +48,7 @@ def pack(s: dict) -> bytes:
         raise ValueError("adaptive head lr out of range")
     out = bytearray([(_FLAG_TOKENS if s["codec"] == "tokens" else 0) | (_FLAG_MIX if s.get("mix") else 0)
                      | (_FLAG_BF16 if s.get("bf16") else 0) | (_FLAG_COMPACT if s.get("compact") else 0)
-                     | (_FLAG_HEAD if head else 0)])
+                     | (_FLAG_HEAD if head else 0) | (_FLAG_RING if s.get("ring") else 0)])
     for key in ("streams", "window", "threads", "tokens"):
         put_varint(out, int(s[key]))
     out += struct.pack("<HI", int(s["env"]) & 0xFFFF, int(s["probe"]) & 0xFFFFFFFF)
@@ -68,7 +70,8 @@ def unpack(raw_bytes: bytes) -> dict:
     if flags & ~_FLAGS:
         raise ValueError("unknown LM coder flags")
     s = {"coder": NAME, "codec": "tokens" if flags & _FLAG_TOKENS else "bytes", "mix": bool(flags & _FLAG_MIX),
-         "bf16": bool(flags & _FLAG_BF16), "compact": bool(flags & _FLAG_COMPACT)}
+         "bf16": bool(flags & _FLAG_BF16), "compact": bool(flags & _FLAG_COMPACT),
+         "ring": bool(flags & _FLAG_RING)}
     for key in ("streams", "window", "threads", "tokens"):
         s[key] = r.varint(1 << 40)
     s["env"], s["probe"] = struct.unpack("<HI", r.take(6))
