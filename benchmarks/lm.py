@@ -79,6 +79,7 @@ def measure_lm(model, data: bytes, save=None, one_stream: bool = False, phase: s
            "coder_overhead": (stats["payload_bits"] / stats["ideal_bits"] - 1) if stats["ideal_bits"] else 0.0,
            "tokens": coder.get("tokens"), "streams": coder.get("streams"), "raw_segments": len(coder.get("raw", [])),
            "window": coder.get("window"), "threads": coder.get("threads"), "uptime": uptime(),
+           "openmp_wait": f"{os.environ.get('OMP_WAIT_POLICY', '-')}, spin {os.environ.get('GOMP_SPINCOUNT', '0')}",
            "compress_Bps": n / t_c, "compress_s": t_c, "decompress_Bps": None, "decompress_s": None,
            "roundtrip_ok": None, "load_avg_start": load0, "load_avg_end": load_avg(), "peak_rss_MB": peak_rss_mb(),
            "head_lr_units": coder.get("head", 0)}

@@ -241,6 +241,10 @@ def cached_model(spec: str, fingerprint: str | None = None):
 
         entry = REGISTRY.get(spec.split(":", 1)[0].strip().lower())
         if entry is not None and "transformers" in entry.needs:  # keep worker output clean: no loading bars
+            import multiprocessing
+
+            if multiprocessing.parent_process() is not None:  # a pool or Dask worker: others share the cores,
+                os.environ.setdefault("COMPGEN_OMP_SPIN", "0")  # so OpenMP threads must not spin (lm/openmp.py)
             os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
             os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
             try:

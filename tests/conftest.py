@@ -6,11 +6,15 @@ Nothing here needs ../shared; tests that want the corpora skip when it is absent
 from __future__ import annotations
 
 import io
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+# Two xdist workers share the cores: torch's OpenMP threads must not spin (compgen/lm/openmp.py).
+os.environ.setdefault("COMPGEN_OMP_SPIN", "0")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 import tempfile
 
 from ..errors import MissingDependencyError, UsageError
@@ -21,9 +22,12 @@ CACHE_VERSION = 1
 
 
 def _need_torch():
-    # Busy-waiting OpenMP workers collapse (40x slower) when other processes share the
-    # cores; passive waiting does not change any float. Only effective before torch loads.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # How OpenMP workers wait changes no float, only speed: spin briefly when the CPUs are
+    # idle, else sleep at once (compgen.lm.openmp). Only effective before torch loads.
+    if "torch" not in sys.modules:
+        from .openmp import choose_wait_policy
+
+        choose_wait_policy(folder=cache_dir())
     try:
         import torch  # noqa: F401
         import transformers
