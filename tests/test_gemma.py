@@ -227,7 +227,7 @@ def test_gemma3_short_roundtrip():
 @pytest.mark.parametrize("bf16", [False, True])
 def test_blocked_log_softmax_equals_the_plain_one(bf16):
     from compgen.lm.big_vocab import blocked_target_logprobs
-    from compgen.lm.model import _target_logprobs
+    from compgen.lm.log_softmax import float64_logprobs
 
     gen = torch.Generator().manual_seed(0)
     w = torch.randn(5000, 24, generator=gen) * 2
@@ -236,7 +236,7 @@ def test_blocked_log_softmax_equals_the_plain_one(bf16):
     tgt[:3] = torch.tensor([0, 4999, 1024])  # first, last, a block boundary
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         logits = torch.nn.functional.linear(h, w)
-    ref = _target_logprobs(logits.float(), tgt, float64=True)
+    ref = float64_logprobs(logits.float(), tgt)
     got = blocked_target_logprobs(h, w.to(torch.bfloat16) if bf16 else w, tgt, bf16, block=1024)
     np.testing.assert_allclose(got, ref, atol=1e-6)
     assert (got < 0).all()

@@ -43,12 +43,10 @@ def target_logprobs_exp(logits, targets):
     return (picked - torch.log(z)).numpy(), e, z
 
 
-def target_logprobs(logits, targets, float64: bool = False) -> np.ndarray:
-    """log softmax(logits)[targets] per row, as float64 (``float64``: the all-float64
-    reference; else :func:`target_logprobs_exp`, which turns ``logits`` into exponentials)."""
+def float64_logprobs(logits, targets) -> np.ndarray:
+    """log softmax(logits)[targets] per row, all in float64: the reference the fast path
+    (:func:`target_logprobs_exp`) and the blocked one (``big_vocab``) are tested against."""
     import torch
 
-    if float64:
-        logits = logits.double()
-        return (logits.gather(1, targets[:, None])[:, 0] - torch.logsumexp(logits, dim=1)).numpy()
-    return target_logprobs_exp(logits, targets)[0]
+    logits = logits.double()
+    return (logits.gather(1, targets[:, None])[:, 0] - torch.logsumexp(logits, dim=1)).numpy()

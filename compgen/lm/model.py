@@ -16,8 +16,7 @@ import numpy as np
 from ..errors import UsageError
 from ..model import Model
 from .adaptive_head import DEFAULT_LR, lr_text, lr_units
-from .log_softmax import target_logprobs as _target_logprobs
-from .log_softmax import target_logprobs_exp as _target_logprobs_exp
+from .log_softmax import float64_logprobs, target_logprobs_exp
 
 DEFAULT_BATCH = 32
 DEFAULT_TOKEN_WINDOW = 512
@@ -378,9 +377,9 @@ class LMModel(Model):
                             logits = head(h[lo: lo + HEAD_ROWS])
                         logits = logits.float()
                         if float64:
-                            parts.append(_target_logprobs(logits, tgt[lo: lo + HEAD_ROWS], True))
+                            parts.append(float64_logprobs(logits, tgt[lo: lo + HEAD_ROWS]))
                             continue
-                        logp, e, z = _target_logprobs_exp(logits, tgt[lo: lo + HEAD_ROWS])
+                        logp, e, z = target_logprobs_exp(logits, tgt[lo: lo + HEAD_ROWS])
                         if visit is not None:
                             visit(i, lo, e, z)
                         parts.append(logp)
