@@ -3,8 +3,9 @@
 A lockstep coding step of SmolLM2 runs ~300 parallel regions (products, attention,
 softmax). Between two regions the second thread either spins or sleeps on a futex. On
 these VMs waking a sleeping vCPU costs ~0.1-0.2 ms, so sleeping at once
-(``OMP_WAIT_POLICY=PASSIVE``) made an idle machine's 32-stream step 107-116 ms where
-spinning for ~0.1 ms first (``GOMP_SPINCOUNT=10000``) took 57-71 ms; the real coder
+(``OMP_WAIT_POLICY=PASSIVE``) made an idle machine's 32-stream step 76-90 ms where
+spinning for ~0.1 ms first (``GOMP_SPINCOUNT=10000``) took 62-67 ms (benchmarks/lm_wait.py;
+ad-hoc runs earlier: 107-116 against 57-71 ms); the real coder
 compressed 128 KiB in 80 s instead of 105 s, byte-identical output (the wait changes no
 float). But a spinning thread steals its core from anyone else: beside one busy process
 the same step took 250-300 ms spinning against 94-98 ms passive.
